@@ -1,0 +1,22 @@
+"""Policy distillation for stable-baselines3: PPD, student-distill and teacher-distill."""
+
+import os
+
+from sb3_distill.common.observation_normalizer import ObservationNormalizer
+from sb3_distill.common.teacher import Teacher
+from sb3_distill.ppd import PPD, ProximalPolicyDistillation
+from sb3_distill.student_distill import StudentDistill
+from sb3_distill.teacher_distill import TeacherDistill
+
+with open(os.path.join(os.path.dirname(__file__), "version.txt")) as _file:
+    __version__ = _file.read().strip()
+
+__all__ = [
+    "PPD",
+    "ObservationNormalizer",
+    "ProximalPolicyDistillation",
+    "StudentDistill",
+    "Teacher",
+    "TeacherDistill",
+    "__version__",
+]

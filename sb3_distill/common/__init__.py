@@ -1,0 +1,1 @@
+"""The core shared by the distillation algorithms."""

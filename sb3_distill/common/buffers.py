@@ -1,0 +1,172 @@
+"""Rollout buffers that carry the teacher's labels next to each transition.
+
+The teacher is evaluated once per collected transition; its action-distribution parameters (and
+value) are stored here and handed out with every minibatch, never recomputed per epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import NamedTuple
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.buffers import DictRolloutBuffer, RolloutBuffer
+from stable_baselines3.common.type_aliases import TensorDict
+from stable_baselines3.common.vec_env import VecNormalize
+
+from sb3_distill.common.observation_normalizer import Obs
+
+
+class DistillationRolloutBufferSamples(NamedTuple):
+    observations: th.Tensor
+    actions: th.Tensor
+    old_values: th.Tensor
+    old_log_prob: th.Tensor
+    advantages: th.Tensor
+    returns: th.Tensor
+    teacher_params: th.Tensor
+    teacher_values: th.Tensor
+
+
+class DistillationDictRolloutBufferSamples(NamedTuple):
+    observations: TensorDict
+    actions: th.Tensor
+    old_values: th.Tensor
+    old_log_prob: th.Tensor
+    advantages: th.Tensor
+    returns: th.Tensor
+    teacher_params: th.Tensor
+    teacher_values: th.Tensor
+
+
+class _TeacherLabels:
+    """What both distillation buffers add to SB3's: teacher labels and, when needed, the teacher's own view.
+
+    ``teacher_observations`` is only kept when the teacher must see observations other than the
+    ones stored for the student (raw observations, when the student runs behind its own
+    ``VecNormalize`` and the teacher has its own statistics).
+    """
+
+    n_teacher_params: int
+    keep_teacher_observations: bool
+    teacher_params: np.ndarray
+    teacher_values: np.ndarray
+    teacher_observations: np.ndarray | dict[str, np.ndarray] | None
+
+    def _reset_teacher_labels(self) -> None:
+        shape = (self.buffer_size, self.n_envs)  # type: ignore[attr-defined]
+        self.teacher_params = np.zeros((*shape, self.n_teacher_params), dtype=np.float32)
+        self.teacher_values = np.zeros(shape, dtype=np.float32)
+        self.teacher_observations = None
+        if self.keep_teacher_observations:
+            self.teacher_observations = _empty_like(self.observations)  # type: ignore[attr-defined]
+
+    def add_teacher_step(self, pos: int, obs: Obs | None, params: th.Tensor | None, values: th.Tensor | None) -> None:
+        """Record, for step ``pos``, the teacher's view of the observation and/or its labels."""
+        if obs is not None and self.teacher_observations is not None:
+            if isinstance(self.teacher_observations, dict):
+                for key, array in self.teacher_observations.items():
+                    array[pos] = np.asarray(obs[key]).reshape(array.shape[1:])
+            else:
+                self.teacher_observations[pos] = np.asarray(obs).reshape(self.teacher_observations.shape[1:])
+        if params is not None:
+            self.teacher_params[pos] = params.cpu().numpy()
+        if values is not None:
+            self.teacher_values[pos] = values.cpu().numpy().flatten()
+
+    def teacher_inputs(self) -> Obs:
+        """All observations of the rollout as the teacher must see them, flattened to ``[n_steps * n_envs, ...]``."""
+        source = self.teacher_observations if self.teacher_observations is not None else self.observations  # type: ignore[attr-defined]
+        if isinstance(source, dict):
+            return {key: value.reshape(-1, *value.shape[2:]) for key, value in source.items()}
+        return source.reshape(-1, *source.shape[2:])
+
+    def set_teacher_labels(self, params: th.Tensor, values: th.Tensor | None) -> None:
+        """Store labels computed for ``teacher_inputs()`` (same order)."""
+        self.teacher_params[:] = params.cpu().numpy().reshape(self.teacher_params.shape)
+        if values is not None:
+            self.teacher_values[:] = values.cpu().numpy().reshape(self.teacher_values.shape)
+
+    def _flatten_teacher_labels(self) -> None:
+        if not self.generator_ready:  # type: ignore[attr-defined]
+            self.teacher_params = self.swap_and_flatten(self.teacher_params)  # type: ignore[attr-defined]
+            self.teacher_values = self.swap_and_flatten(self.teacher_values)  # type: ignore[attr-defined]
+
+    def _teacher_label_tensors(self, batch_inds: np.ndarray) -> tuple[th.Tensor, th.Tensor]:
+        return self.to_torch(self.teacher_params[batch_inds]), self.to_torch(self.teacher_values[batch_inds].flatten())  # type: ignore[attr-defined]
+
+
+def _empty_like(observations: np.ndarray | dict[str, np.ndarray]) -> np.ndarray | dict[str, np.ndarray]:
+    if isinstance(observations, dict):
+        return {key: np.zeros_like(value) for key, value in observations.items()}
+    return np.zeros_like(observations)
+
+
+class DistillationRolloutBuffer(_TeacherLabels, RolloutBuffer):
+    """SB3's ``RolloutBuffer`` plus the teacher's labels for every transition.
+
+    :param n_teacher_params: width of the teacher's flat action-distribution parameters
+    :param keep_teacher_observations: also store the observations the teacher sees
+    """
+
+    def __init__(
+        self,
+        buffer_size: int,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        device: th.device | str = "auto",
+        gae_lambda: float = 1,
+        gamma: float = 0.99,
+        n_envs: int = 1,
+        n_teacher_params: int = 1,
+        keep_teacher_observations: bool = False,
+    ):
+        self.n_teacher_params = n_teacher_params
+        self.keep_teacher_observations = keep_teacher_observations
+        super().__init__(buffer_size, observation_space, action_space, device, gae_lambda, gamma, n_envs)
+
+    def reset(self) -> None:
+        super().reset()
+        self._reset_teacher_labels()
+
+    def get(self, batch_size: int | None = None) -> Generator[DistillationRolloutBufferSamples, None, None]:  # type: ignore[override]
+        self._flatten_teacher_labels()
+        yield from super().get(batch_size)  # type: ignore[misc]
+
+    def _get_samples(self, batch_inds: np.ndarray, env: VecNormalize | None = None) -> DistillationRolloutBufferSamples:  # type: ignore[override]
+        return DistillationRolloutBufferSamples(*super()._get_samples(batch_inds, env), *self._teacher_label_tensors(batch_inds))
+
+
+class DistillationDictRolloutBuffer(_TeacherLabels, DictRolloutBuffer):
+    """SB3's ``DictRolloutBuffer`` plus the teacher's labels for every transition (see ``DistillationRolloutBuffer``)."""
+
+    def __init__(
+        self,
+        buffer_size: int,
+        observation_space: spaces.Dict,
+        action_space: spaces.Space,
+        device: th.device | str = "auto",
+        gae_lambda: float = 1,
+        gamma: float = 0.99,
+        n_envs: int = 1,
+        n_teacher_params: int = 1,
+        keep_teacher_observations: bool = False,
+    ):
+        self.n_teacher_params = n_teacher_params
+        self.keep_teacher_observations = keep_teacher_observations
+        super().__init__(buffer_size, observation_space, action_space, device, gae_lambda, gamma, n_envs)
+
+    def reset(self) -> None:
+        super().reset()
+        self._reset_teacher_labels()
+
+    def get(self, batch_size: int | None = None) -> Generator[DistillationDictRolloutBufferSamples, None, None]:  # type: ignore[override]
+        self._flatten_teacher_labels()
+        yield from super().get(batch_size)  # type: ignore[misc]
+
+    def _get_samples(self, batch_inds: np.ndarray, env: VecNormalize | None = None) -> DistillationDictRolloutBufferSamples:  # type: ignore[override]
+        return DistillationDictRolloutBufferSamples(
+            *super()._get_samples(batch_inds, env), *self._teacher_label_tensors(batch_inds)
+        )

@@ -1,0 +1,53 @@
+"""Checks that a teacher can teach a student: both must act in, and observe, the same spaces."""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+
+
+def _action_spaces_equal(teacher: spaces.Space, student: spaces.Space) -> bool:
+    if type(teacher) is not type(student):
+        return False
+    if isinstance(teacher, spaces.Discrete):
+        return teacher.n == student.n and teacher.start == student.start
+    if isinstance(teacher, spaces.MultiDiscrete):
+        return np.array_equal(teacher.nvec, student.nvec)
+    if isinstance(teacher, spaces.MultiBinary):
+        return teacher.shape == student.shape
+    if isinstance(teacher, spaces.Box):
+        return (
+            teacher.shape == student.shape
+            and np.allclose(teacher.low, student.low, equal_nan=True)
+            and np.allclose(teacher.high, student.high, equal_nan=True)
+        )
+    return teacher == student
+
+
+def _observation_layout(space: spaces.Space) -> object:
+    if isinstance(space, spaces.Dict):
+        return {key: _observation_layout(sub) for key, sub in space.spaces.items()}
+    if isinstance(space, spaces.Discrete):
+        return ("Discrete", int(space.n))
+    return (type(space).__name__, space.shape)
+
+
+def check_teacher_fits(
+    teacher_observation_space: spaces.Space,
+    teacher_action_space: spaces.Space,
+    student_observation_space: spaces.Space,
+    student_action_space: spaces.Space,
+) -> None:
+    """Raise ``ValueError`` naming both spaces when the teacher's do not match the student's."""
+    if not _action_spaces_equal(teacher_action_space, student_action_space):
+        raise ValueError(
+            "The teacher and the student have different action spaces: "
+            f"teacher {teacher_action_space}, student {student_action_space}. "
+            "Distil on the environment the teacher was trained on (same action space, shape and bounds)."
+        )
+    if _observation_layout(teacher_observation_space) != _observation_layout(student_observation_space):
+        raise ValueError(
+            "The teacher and the student have different observation shapes: "
+            f"teacher {teacher_observation_space}, student {student_observation_space}. "
+            "Use the teacher's environment with the same wrappers (frame stacking, image transposition, ...)."
+        )

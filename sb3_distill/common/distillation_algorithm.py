@@ -1,0 +1,357 @@
+"""What PPD, student-distill and teacher-distill share: the teacher, its labels in the rollout, and λ.
+
+``DistillationAlgorithm`` is a mixin placed before an SB3 on-policy algorithm in the bases of each
+method. It keeps the algorithm a plain SB3 model: the teacher is never pickled into the student's
+zip, and the rollout buffer class that is saved is SB3's own.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from typing import Any, Callable, Union
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.buffers import DictRolloutBuffer, RolloutBuffer
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.utils import obs_as_tensor
+from stable_baselines3.common.vec_env import VecEnv
+
+from sb3_distill.common.action_params import ActionParamSpec, most_probable_action
+from sb3_distill.common.buffers import DistillationDictRolloutBuffer, DistillationRolloutBuffer
+from sb3_distill.common.compatibility import check_teacher_fits
+from sb3_distill.common.divergences import KL_MODES, distillation_kl
+from sb3_distill.common.teacher import Teacher, TeacherNormalization
+
+DistillLambda = Union[float, Callable[[int], float]]
+TeacherSource = Union[Teacher, BaseAlgorithm, ActorCriticPolicy, str, os.PathLike]
+
+#: How many observations the teacher labels in one forward pass at the end of a rollout.
+LABEL_CHUNK = 4096
+
+
+def validate_lambda_value(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"distill_lambda must be a non-negative number or a callable of the timestep, got {value!r}.")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"distill_lambda must be a finite number >= 0, got {value!r}.")
+    return float(value)
+
+
+class DistillationAlgorithm(OnPolicyAlgorithm):
+    """Mixin for on-policy distillation algorithms (use it before the SB3 algorithm in the bases).
+
+    Subclasses set ``teacher_acts`` (who collects the rollouts) and ``needs_teacher_values``.
+    """
+
+    teacher_acts: bool = False
+    needs_teacher_values: bool = False
+
+    teacher: Teacher | None
+    distill_lambda: DistillLambda
+    kl_mode: str
+
+    def _init_distillation(
+        self,
+        teacher: TeacherSource | None,
+        distill_lambda: DistillLambda,
+        kl_mode: str,
+        teacher_vecnormalize: TeacherNormalization,
+    ) -> None:
+        """Record the distillation settings; called by subclasses' ``__init__`` before ``_setup_model``."""
+        self.teacher = None
+        self.teacher_source: str | None = None
+        self.distill_lambda = self._checked_lambda(distill_lambda)
+        self.kl_mode = self._checked_kl_mode(kl_mode)
+        self._pending_teacher = (teacher, teacher_vecnormalize)
+
+    def _finish_init(self, init_setup_model: bool) -> None:
+        """Attach a teacher given to the constructor once spaces are known."""
+        teacher, teacher_vecnormalize = self._pending_teacher
+        del self._pending_teacher
+        if teacher is not None:
+            if not init_setup_model:
+                raise ValueError("A teacher given to the constructor needs _init_setup_model=True; call set_teacher later.")
+            self.set_teacher(teacher, self.distill_lambda, self.kl_mode, teacher_vecnormalize)
+
+    # ------------------------------------------------------------------ teacher
+
+    def set_teacher(
+        self,
+        teacher_model: TeacherSource,
+        distill_lambda: DistillLambda = 1.0,
+        kl_mode: str = "forward",
+        teacher_vecnormalize: TeacherNormalization = None,
+    ) -> None:
+        """Specify or replace the teacher to distil from.
+
+        :param teacher_model: an SB3 model (PPO, A2C, a PPD student, ...), its policy, a ``Teacher``,
+            or the path of a model saved with ``save()``. A ``vecnormalize.pkl`` or ``vec_normalize.pkl``
+            beside a path is used as the teacher's observation statistics.
+        :param distill_lambda: weight λ of the distillation term: a number >= 0, or a callable that maps
+            the elapsed timesteps (``num_timesteps``) to one
+        :param kl_mode: ``"forward"`` for KL(teacher || student), ``"reverse"`` for KL(student || teacher)
+        :param teacher_vecnormalize: the teacher's ``VecNormalize`` (or the path of its .pkl). The teacher
+            then sees raw observations normalised with these frozen statistics, whatever the student's
+            own normalisation. Without statistics the teacher sees the student's observations.
+        """
+        kl_mode = self._checked_kl_mode(kl_mode)
+        distill_lambda = self._checked_lambda(distill_lambda)
+        teacher = Teacher.from_source(teacher_model, teacher_vecnormalize, device=self.device)
+        check_teacher_fits(teacher.observation_space, teacher.action_space, self.observation_space, self.action_space)
+        if self.teacher_acts is False and teacher.squash_output != bool(self.policy.squash_output):
+            raise ValueError(
+                f"The teacher {'squashes' if teacher.squash_output else 'does not squash'} its actions with tanh and the "
+                f"student {'does' if self.policy.squash_output else 'does not'}; their action distributions cannot be "
+                "compared. Use the same squash_output setting for both."
+            )
+        self.teacher = teacher
+        self.teacher_source = teacher.source
+        self.distill_lambda = distill_lambda
+        self.kl_mode = kl_mode
+        self._setup_teacher_labels()
+
+    @staticmethod
+    def _checked_kl_mode(kl_mode: str) -> str:
+        if kl_mode not in KL_MODES:
+            raise ValueError(f"kl_mode must be 'forward' or 'reverse', got {kl_mode!r}.")
+        return kl_mode
+
+    @staticmethod
+    def _checked_lambda(distill_lambda: DistillLambda) -> DistillLambda:
+        if callable(distill_lambda):
+            return distill_lambda
+        return validate_lambda_value(distill_lambda)
+
+    def current_lambda(self) -> float:
+        """λ at the current timestep."""
+        if callable(self.distill_lambda):
+            return validate_lambda_value(self.distill_lambda(self.num_timesteps))
+        return self.distill_lambda
+
+    def _require_teacher(self) -> Teacher:
+        if self.teacher is None:
+            raise RuntimeError(
+                f"{type(self).__name__} has no teacher: call model.set_teacher(teacher_model) "
+                "(or pass teacher=... to the constructor) before learn()."
+            )
+        return self.teacher
+
+    # ------------------------------------------------------------------ model setup and saving
+
+    def _setup_model(self) -> None:
+        if self.rollout_buffer_class not in (None, RolloutBuffer, DictRolloutBuffer):
+            raise ValueError(
+                f"{type(self).__name__} uses its own rollout buffer (it stores the teacher's labels); "
+                f"rollout_buffer_class={self.rollout_buffer_class.__name__} is not supported."
+            )
+        super()._setup_model()
+        self._action_param_spec = ActionParamSpec.for_action_space(self.action_space)
+        self._setup_teacher_labels()
+
+    def _setup_teacher_labels(self) -> None:
+        """(Re)build the rollout buffer so that it stores what the current teacher needs."""
+        if getattr(self, "rollout_buffer", None) is None:
+            return
+        buffer_class = DistillationDictRolloutBuffer if isinstance(self.observation_space, spaces.Dict) else DistillationRolloutBuffer
+        self.rollout_buffer = buffer_class(
+            self.n_steps,
+            self.observation_space,  # type: ignore[arg-type]
+            self.action_space,
+            device=self.device,
+            gamma=self.gamma,
+            gae_lambda=self.gae_lambda,
+            n_envs=self.n_envs,
+            n_teacher_params=self._action_param_spec.n_params,
+            keep_teacher_observations=self._teacher_needs_raw_observations(),
+            **self.rollout_buffer_kwargs,
+        )
+
+    def _teacher_needs_raw_observations(self) -> bool:
+        # The buffer holds what the student sees. The teacher needs something else only when it has its
+        # own statistics and the student's observations are normalised with different ones.
+        return (
+            not self.teacher_acts
+            and self.teacher is not None
+            and self.teacher.obs_normalizer is not None
+            and self._vec_normalize_env is not None
+        )
+
+    def set_env(self, env: Any, force_reset: bool = True) -> None:
+        super().set_env(env, force_reset)
+        self._setup_teacher_labels()
+
+    def _excluded_save_params(self) -> list[str]:
+        # The student's zip must load as a plain SB3 model: no teacher, no distillation buffer class,
+        # and no λ callable that would need this package (or arbitrary code) to unpickle.
+        return [*super()._excluded_save_params(), "teacher", "distill_lambda", "_action_param_spec"]
+
+    # ------------------------------------------------------------------ learning
+
+    def learn(self, *args: Any, **kwargs: Any) -> Any:
+        self._require_teacher()
+        self.current_lambda()  # a λ schedule that returns a bad value fails here, before any step
+        return super().learn(*args, **kwargs)
+
+    def _teacher_view(self, student_obs: Any) -> Any:
+        """The observation the teacher sees at the current step."""
+        teacher = self._require_teacher()
+        if teacher.obs_normalizer is not None and self._vec_normalize_env is not None:
+            return self._last_original_obs
+        return student_obs
+
+    def collect_rollouts(
+        self,
+        env: VecEnv,
+        callback: BaseCallback,
+        rollout_buffer: RolloutBuffer,
+        n_rollout_steps: int,
+    ) -> bool:
+        """SB3's ``collect_rollouts``, with the teacher's labels stored alongside each transition.
+
+        The student (or, for teacher-distill, the teacher) acts. Labels of student-collected rollouts
+        are computed in a few large teacher forward passes once the rollout is complete.
+        """
+        assert self._last_obs is not None, "No previous observation was provided"
+        assert isinstance(rollout_buffer, (DistillationRolloutBuffer, DistillationDictRolloutBuffer))
+        teacher = self._require_teacher()
+        self.policy.set_training_mode(False)
+
+        n_steps = 0
+        rollout_buffer.reset()
+        if self.use_sde:
+            self.policy.reset_noise(env.num_envs)
+        if self.teacher_acts and teacher.policy.use_sde:
+            teacher.policy.reset_noise(env.num_envs)
+        keep_raw = rollout_buffer.keep_teacher_observations
+        track_raw = teacher.obs_normalizer is not None and self._vec_normalize_env is not None
+
+        callback.on_rollout_start()
+
+        while n_steps < n_rollout_steps:
+            if self.use_sde and self.sde_sample_freq > 0 and n_steps % self.sde_sample_freq == 0:
+                self.policy.reset_noise(env.num_envs)
+
+            teacher_params = teacher_values = None
+            with th.no_grad():
+                if self.teacher_acts:
+                    actions_tensor, teacher_params, teacher_values = teacher.act(self._teacher_view(self._last_obs))
+                    # The student's values and log-probabilities of the teacher's actions are not used.
+                    values = log_probs = th.zeros(env.num_envs)
+                else:
+                    obs_tensor = obs_as_tensor(self._last_obs, self.device)  # type: ignore[arg-type]
+                    actions_tensor, values, log_probs = self.policy(obs_tensor)
+            actions = actions_tensor.cpu().numpy()
+
+            clipped_actions = actions
+            if isinstance(self.action_space, spaces.Box):
+                if self.policy.squash_output:
+                    clipped_actions = self.policy.unscale_action(clipped_actions)
+                else:
+                    clipped_actions = np.clip(actions, self.action_space.low, self.action_space.high)
+
+            raw_obs = self._last_original_obs if keep_raw else None
+            new_obs, rewards, dones, infos = env.step(clipped_actions)
+
+            self.num_timesteps += env.num_envs
+
+            callback.update_locals(locals())
+            if not callback.on_step():
+                return False
+
+            self._update_info_buffer(infos, dones)
+            n_steps += 1
+
+            if isinstance(self.action_space, spaces.Discrete):
+                actions = actions.reshape(-1, 1)
+
+            # Bootstrap truncated episodes with the value function (SB3 issue #633); only the
+            # student's own returns are learned from, so teacher-driven rollouts skip it.
+            if not self.teacher_acts:
+                for idx, done in enumerate(dones):
+                    if (
+                        done
+                        and infos[idx].get("terminal_observation") is not None
+                        and infos[idx].get("TimeLimit.truncated", False)
+                    ):
+                        terminal_obs = self.policy.obs_to_tensor(infos[idx]["terminal_observation"])[0]
+                        with th.no_grad():
+                            terminal_value = self.policy.predict_values(terminal_obs)[0]  # type: ignore[arg-type]
+                        rewards[idx] += self.gamma * terminal_value
+
+            step = rollout_buffer.pos
+            rollout_buffer.add(
+                self._last_obs,  # type: ignore[arg-type]
+                actions,
+                rewards,
+                self._last_episode_starts,  # type: ignore[arg-type]
+                values,
+                log_probs,
+            )
+            rollout_buffer.add_teacher_step(step, raw_obs, teacher_params, teacher_values)
+            self._last_obs = new_obs  # type: ignore[assignment]
+            self._last_episode_starts = dones
+            if track_raw:
+                self._last_original_obs = self._vec_normalize_env.get_original_obs()  # type: ignore[union-attr]
+
+        with th.no_grad():
+            values = self.policy.predict_values(obs_as_tensor(new_obs, self.device))  # type: ignore[arg-type]
+
+        rollout_buffer.compute_returns_and_advantage(last_values=values, dones=dones)
+        if not self.teacher_acts:
+            self._label_rollout(rollout_buffer)
+
+        callback.update_locals(locals())
+        callback.on_rollout_end()
+        return True
+
+    def _label_rollout(self, rollout_buffer: DistillationRolloutBuffer | DistillationDictRolloutBuffer) -> None:
+        teacher = self._require_teacher()
+        inputs = rollout_buffer.teacher_inputs()
+        n = len(next(iter(inputs.values()))) if isinstance(inputs, dict) else len(inputs)
+        params, values = [], []
+        for start in range(0, n, LABEL_CHUNK):
+            chunk = (
+                {key: value[start : start + LABEL_CHUNK] for key, value in inputs.items()}
+                if isinstance(inputs, dict)
+                else inputs[start : start + LABEL_CHUNK]
+            )
+            chunk_params, chunk_values = teacher.label(chunk, with_values=self.needs_teacher_values)
+            params.append(chunk_params)
+            if chunk_values is not None:
+                values.append(chunk_values)
+        rollout_buffer.set_teacher_labels(th.cat(params), th.cat(values) if values else None)
+
+    # ------------------------------------------------------------------ loss pieces and logging
+
+    def _teacher_kl(self, teacher_params: th.Tensor, student_params: th.Tensor) -> th.Tensor:
+        """The unweighted KL between teacher and student at each state, ``[batch]``."""
+        return distillation_kl(teacher_params, student_params, self._action_param_spec, self.kl_mode)
+
+    def _action_agreement(self, teacher_params: th.Tensor, student_params: th.Tensor) -> th.Tensor | None:
+        """Fraction of states where the most probable actions agree on every sub-action (discrete only)."""
+        spec = self._action_param_spec
+        if not spec.is_discrete:
+            return None
+        with th.no_grad():
+            same = most_probable_action(teacher_params, spec) == most_probable_action(student_params, spec)
+            return same.all(dim=1).float().mean()
+
+    def _record_distillation_logs(
+        self,
+        distill_lambda: float,
+        distillation_losses: list[th.Tensor],
+        teacher_kls: list[th.Tensor],
+        agreements: list[th.Tensor],
+    ) -> None:
+        self.logger.record("train/distillation_loss", th.stack(distillation_losses).mean().item())
+        self.logger.record("train/distillation_lambda", distill_lambda)
+        self.logger.record("train/teacher_kl", th.stack(teacher_kls).mean().item())
+        if agreements:
+            self.logger.record("train/action_agreement", th.stack(agreements).mean().item())

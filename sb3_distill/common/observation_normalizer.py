@@ -1,0 +1,74 @@
+"""Frozen observation statistics that travel with a teacher.
+
+A teacher trained behind ``VecNormalize`` only makes sense on observations normalised with the
+statistics it was trained with. This class holds a frozen copy of those statistics, independent of
+any environment and of the student's own normalisation.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from typing import Union
+
+import numpy as np
+from stable_baselines3.common.running_mean_std import RunningMeanStd
+from stable_baselines3.common.vec_env import VecNormalize
+
+Obs = Union[np.ndarray, dict[str, np.ndarray]]
+
+
+class ObservationNormalizer:
+    """``clip((obs - mean) / sqrt(var + epsilon), -clip_obs, clip_obs)`` with frozen statistics.
+
+    :param obs_rms: running statistics of the observation, or one per normalised key of a Dict observation
+    :param clip_obs: clipping bound applied after normalisation
+    :param epsilon: added to the variance, as in ``VecNormalize``
+    """
+
+    def __init__(self, obs_rms: RunningMeanStd | dict[str, RunningMeanStd], clip_obs: float, epsilon: float):
+        self.clip_obs = float(clip_obs)
+        self.epsilon = float(epsilon)
+        if isinstance(obs_rms, dict):
+            self.stats: dict[str, tuple[np.ndarray, np.ndarray]] | tuple[np.ndarray, np.ndarray] = {
+                key: self._frozen(rms) for key, rms in obs_rms.items()
+            }
+        else:
+            self.stats = self._frozen(obs_rms)
+
+    @staticmethod
+    def _frozen(rms: RunningMeanStd) -> tuple[np.ndarray, np.ndarray]:
+        return np.array(rms.mean, dtype=np.float64), np.array(rms.var, dtype=np.float64)
+
+    @classmethod
+    def from_vec_normalize(cls, vec_normalize: VecNormalize) -> ObservationNormalizer | None:
+        """A frozen copy of ``vec_normalize``'s observation statistics; ``None`` when it does not normalise observations."""
+        if not vec_normalize.norm_obs:
+            return None
+        return cls(vec_normalize.obs_rms, vec_normalize.clip_obs, vec_normalize.epsilon)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ObservationNormalizer | None:
+        """Read the statistics of a ``VecNormalize`` saved with ``VecNormalize.save`` (a .pkl file)."""
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"Teacher normalisation file not found: {path!r}. Expected a VecNormalize .pkl.")
+        try:
+            with open(path, "rb") as file:
+                vec_normalize = pickle.load(file)
+        except Exception as error:
+            raise ValueError(f"Could not read {path!r} as a VecNormalize .pkl: {error}") from error
+        if not isinstance(vec_normalize, VecNormalize):
+            raise ValueError(f"{path!r} holds a {type(vec_normalize).__name__}, expected a pickled VecNormalize.")
+        return cls.from_vec_normalize(vec_normalize)
+
+    def _normalize(self, obs: np.ndarray, stats: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        mean, var = stats
+        return np.clip((obs - mean) / np.sqrt(var + self.epsilon), -self.clip_obs, self.clip_obs).astype(np.float32)
+
+    def __call__(self, obs: Obs) -> Obs:
+        if isinstance(self.stats, dict):
+            assert isinstance(obs, dict), "This normaliser was built for Dict observations"
+            return {key: self._normalize(value, self.stats[key]) if key in self.stats else value for key, value in obs.items()}
+        assert not isinstance(obs, dict), "This normaliser was built for array observations"
+        return self._normalize(obs, self.stats)

@@ -1,0 +1,230 @@
+"""Proximal Policy Distillation (Spigler, TMLR 2025, arXiv 2407.15134)."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3 import PPO
+from stable_baselines3.common.buffers import RolloutBuffer
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
+from stable_baselines3.common.utils import explained_variance
+from torch.nn import functional as F
+
+from sb3_distill.common.action_params import action_params
+from sb3_distill.common.distillation_algorithm import DistillationAlgorithm, DistillLambda, TeacherSource
+from sb3_distill.common.policy_forward import distribution_and_values
+from sb3_distill.common.teacher import TeacherNormalization
+
+SelfPPD = TypeVar("SelfPPD", bound="ProximalPolicyDistillation")
+
+
+class ProximalPolicyDistillation(DistillationAlgorithm, PPO):
+    """Proximal Policy Distillation (PPD): PPO on the student's own rollouts plus a proximal distillation term.
+
+    Each minibatch minimises (paper Eq. 2)::
+
+        L = L_PPO-clip + c_v * L_value - c_e * H + λ * mean( max(ratio, 1 - ε) * KL(π_teacher || π_θ) )
+
+    with ``ratio = π_θ(a|s) / π_θ_old(a|s)``. The critic is learned from the rewards, as in PPO; the
+    teacher's critic is not used. The teacher is labelled once per collected transition.
+
+    Takes every argument of :class:`stable_baselines3.PPO`, plus:
+
+    :param teacher: optional teacher (an SB3 model, its policy, or the path of its .zip); the same as
+        calling :meth:`set_teacher` after construction, so that configuration files can name it
+    :param distill_lambda: λ, a number >= 0 or a callable of the elapsed timesteps
+    :param kl_mode: ``"forward"`` (KL(teacher || student), the paper's) or ``"reverse"``
+    :param teacher_vecnormalize: the teacher's observation statistics (``VecNormalize`` or .pkl path)
+    """
+
+    def __init__(
+        self,
+        policy: str | type[ActorCriticPolicy],
+        env: GymEnv | str,
+        learning_rate: float | Schedule = 3e-4,
+        n_steps: int = 2048,
+        batch_size: int = 64,
+        n_epochs: int = 10,
+        gamma: float = 0.99,
+        gae_lambda: float = 0.95,
+        clip_range: float | Schedule = 0.2,
+        clip_range_vf: float | Schedule | None = None,
+        normalize_advantage: bool = True,
+        ent_coef: float = 0.0,
+        vf_coef: float = 0.5,
+        max_grad_norm: float = 0.5,
+        use_sde: bool = False,
+        sde_sample_freq: int = -1,
+        rollout_buffer_class: type[RolloutBuffer] | None = None,
+        rollout_buffer_kwargs: dict[str, Any] | None = None,
+        target_kl: float | None = None,
+        stats_window_size: int = 100,
+        tensorboard_log: str | None = None,
+        policy_kwargs: dict[str, Any] | None = None,
+        verbose: int = 0,
+        seed: int | None = None,
+        device: th.device | str = "auto",
+        _init_setup_model: bool = True,
+        teacher: TeacherSource | None = None,
+        distill_lambda: DistillLambda = 1.0,
+        kl_mode: str = "forward",
+        teacher_vecnormalize: TeacherNormalization = None,
+    ):
+        self._init_distillation(teacher, distill_lambda, kl_mode, teacher_vecnormalize)
+        super().__init__(
+            policy,
+            env,
+            learning_rate=learning_rate,
+            n_steps=n_steps,
+            batch_size=batch_size,
+            n_epochs=n_epochs,
+            gamma=gamma,
+            gae_lambda=gae_lambda,
+            clip_range=clip_range,
+            clip_range_vf=clip_range_vf,
+            normalize_advantage=normalize_advantage,
+            ent_coef=ent_coef,
+            vf_coef=vf_coef,
+            max_grad_norm=max_grad_norm,
+            use_sde=use_sde,
+            sde_sample_freq=sde_sample_freq,
+            rollout_buffer_class=rollout_buffer_class,
+            rollout_buffer_kwargs=rollout_buffer_kwargs,
+            target_kl=target_kl,
+            stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log,
+            policy_kwargs=policy_kwargs,
+            verbose=verbose,
+            seed=seed,
+            device=device,
+            _init_setup_model=_init_setup_model,
+        )
+        self._finish_init(_init_setup_model)
+
+    def train(self) -> None:
+        """One PPD update: ``n_epochs`` passes of minibatch SGD over the rollout buffer."""
+        self.policy.set_training_mode(True)
+        self._update_learning_rate(self.policy.optimizer)
+        clip_range = self.clip_range(self._current_progress_remaining)  # type: ignore[operator]
+        if self.clip_range_vf is not None:
+            clip_range_vf = self.clip_range_vf(self._current_progress_remaining)  # type: ignore[operator]
+        lambda_ = self.current_lambda()
+
+        entropy_losses, pg_losses, value_losses, clip_fractions = [], [], [], []
+        distillation_losses, teacher_kls, agreements = [], [], []
+
+        continue_training = True
+        for epoch in range(self.n_epochs):
+            approx_kl_divs = []
+            for rollout_data in self.rollout_buffer.get(self.batch_size):
+                actions = rollout_data.actions
+                if isinstance(self.action_space, spaces.Discrete):
+                    actions = rollout_data.actions.long().flatten()
+
+                # One actor pass per minibatch gives log π(a|s), entropy, V(s) and the KL's parameters.
+                distribution, values = distribution_and_values(self.policy, rollout_data.observations)
+                log_prob = distribution.log_prob(actions)
+                entropy = distribution.entropy()
+                student_params = action_params(distribution)
+
+                advantages = rollout_data.advantages
+                if self.normalize_advantage and len(advantages) > 1:
+                    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+
+                ratio = th.exp(log_prob - rollout_data.old_log_prob)
+
+                # PPO's clipped surrogate
+                policy_loss_1 = advantages * ratio
+                policy_loss_2 = advantages * th.clamp(ratio, 1 - clip_range, 1 + clip_range)
+                policy_loss = -th.min(policy_loss_1, policy_loss_2).mean()
+
+                if self.clip_range_vf is None:
+                    values_pred = values
+                else:
+                    values_pred = rollout_data.old_values + th.clamp(
+                        values - rollout_data.old_values, -clip_range_vf, clip_range_vf
+                    )
+                value_loss = F.mse_loss(rollout_data.returns, values_pred)
+
+                if entropy is None:
+                    entropy_loss = -th.mean(-log_prob)
+                else:
+                    entropy_loss = -th.mean(entropy)
+
+                # Distillation term: max(ratio, 1 - ε) * KL. Both factors are >= 0, so this equals
+                # max(ratio * KL, clip(ratio, 1 - ε, 1 + ε) * KL); the ratio is not detached.
+                kl = self._teacher_kl(rollout_data.teacher_params, student_params)
+                distillation_loss = (th.clamp(ratio, min=1 - clip_range) * kl).mean()
+
+                loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss + lambda_ * distillation_loss
+
+                with th.no_grad():
+                    log_ratio = log_prob - rollout_data.old_log_prob
+                    approx_kl_div = th.mean((th.exp(log_ratio) - 1) - log_ratio).cpu().numpy()
+                    approx_kl_divs.append(approx_kl_div)
+                    pg_losses.append(policy_loss.detach())
+                    clip_fractions.append(th.mean((th.abs(ratio - 1) > clip_range).float()))
+                    value_losses.append(value_loss.detach())
+                    entropy_losses.append(entropy_loss.detach())
+                    distillation_losses.append(distillation_loss.detach())
+                    teacher_kls.append(kl.mean())
+                agreement = self._action_agreement(rollout_data.teacher_params, student_params)
+                if agreement is not None:
+                    agreements.append(agreement)
+
+                if self.target_kl is not None and approx_kl_div > 1.5 * self.target_kl:
+                    continue_training = False
+                    if self.verbose >= 1:
+                        print(f"Early stopping at step {epoch} due to reaching max kl: {approx_kl_div:.2f}")
+                    break
+
+                self.policy.optimizer.zero_grad()
+                loss.backward()
+                th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+                self.policy.optimizer.step()
+
+            self._n_updates += 1
+            if not continue_training:
+                break
+
+        explained_var = explained_variance(self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten())
+
+        self.logger.record("train/entropy_loss", th.stack(entropy_losses).mean().item())
+        self.logger.record("train/policy_gradient_loss", th.stack(pg_losses).mean().item())
+        self.logger.record("train/value_loss", th.stack(value_losses).mean().item())
+        self.logger.record("train/approx_kl", np.mean(approx_kl_divs))
+        self.logger.record("train/clip_fraction", th.stack(clip_fractions).mean().item())
+        self.logger.record("train/loss", loss.item())
+        self.logger.record("train/explained_variance", explained_var)
+        if hasattr(self.policy, "log_std"):
+            self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.record("train/clip_range", clip_range)
+        if self.clip_range_vf is not None:
+            self.logger.record("train/clip_range_vf", clip_range_vf)
+        self._record_distillation_logs(lambda_, distillation_losses, teacher_kls, agreements)
+
+    def learn(
+        self: SelfPPD,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        log_interval: int = 1,
+        tb_log_name: str = "PPD",
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfPPD:
+        return super().learn(
+            total_timesteps=total_timesteps,
+            callback=callback,
+            log_interval=log_interval,
+            tb_log_name=tb_log_name,
+            reset_num_timesteps=reset_num_timesteps,
+            progress_bar=progress_bar,
+        )
+
+
+PPD = ProximalPolicyDistillation

@@ -1,0 +1,3 @@
+from sb3_distill.student_distill.student_distill import StudentDistill
+
+__all__ = ["StudentDistill"]

@@ -1,0 +1,174 @@
+"""Student-distill: supervised distillation on trajectories the student collects (Czarnecki et al., 2019)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, TypeVar
+
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.buffers import RolloutBuffer
+from stable_baselines3.common.policies import ActorCriticCnnPolicy, ActorCriticPolicy, BasePolicy, MultiInputActorCriticPolicy
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
+from stable_baselines3.common.utils import explained_variance
+from torch.nn import functional as F
+
+from sb3_distill.common.action_params import action_params
+from sb3_distill.common.distillation_algorithm import DistillationAlgorithm, DistillLambda, TeacherSource
+from sb3_distill.common.policy_forward import distribution_and_values
+from sb3_distill.common.teacher import TeacherNormalization
+
+SelfStudentDistill = TypeVar("SelfStudentDistill", bound="StudentDistill")
+
+
+class StudentDistill(DistillationAlgorithm):
+    """Student-distill: the student collects ``n_steps`` per environment, then takes one gradient step on::
+
+        L = λ * mean KL(π_teacher || π_θ) + c_v * mean (V_θ(s) - V_teacher(s))^2 - c_e * mean H(π_θ)
+
+    The environment's rewards are not used: the critic is distilled from the teacher's value function,
+    so that the student can later continue actor-critic training. The rollout is used once, then discarded.
+
+    :param policy: the student's policy (``MlpPolicy``, ``CnnPolicy``, ``MultiInputPolicy`` or a class)
+    :param env: the environment to learn from (a Gymnasium id, an env, or a VecEnv)
+    :param learning_rate: the learning rate, or a schedule of the remaining progress (1 to 0)
+    :param n_steps: steps per environment per update (the paper uses 5)
+    :param gamma: discount factor (only used for the rollout buffer's returns, which are logged)
+    :param gae_lambda: GAE λ (as above)
+    :param ent_coef: entropy coefficient
+    :param vf_coef: weight of the value-distillation term
+    :param max_grad_norm: gradient-norm clipping
+    :param use_sde: use gSDE exploration for the student
+    :param sde_sample_freq: resample the gSDE noise every n steps (-1: once per rollout)
+    :param rollout_buffer_class: must be ``None`` (a distillation buffer is used)
+    :param rollout_buffer_kwargs: extra keyword arguments of the rollout buffer
+    :param stats_window_size: episodes over which rollout statistics are averaged
+    :param tensorboard_log: TensorBoard log folder (None: no TensorBoard)
+    :param policy_kwargs: keyword arguments of the policy (``net_arch``, ...)
+    :param verbose: 0, 1 or 2
+    :param seed: random seed
+    :param device: ``"cpu"``, ``"cuda"`` or ``"auto"``
+    :param _init_setup_model: build the networks now
+    :param teacher: optional teacher, as for :meth:`set_teacher`
+    :param distill_lambda: λ, a number >= 0 or a callable of the elapsed timesteps
+    :param kl_mode: ``"forward"`` or ``"reverse"``
+    :param teacher_vecnormalize: the teacher's observation statistics (``VecNormalize`` or .pkl path)
+    """
+
+    needs_teacher_values = True
+
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
+        "MlpPolicy": ActorCriticPolicy,
+        "CnnPolicy": ActorCriticCnnPolicy,
+        "MultiInputPolicy": MultiInputActorCriticPolicy,
+    }
+
+    def __init__(
+        self,
+        policy: str | type[ActorCriticPolicy],
+        env: GymEnv | str,
+        learning_rate: float | Schedule = 7e-4,
+        n_steps: int = 5,
+        gamma: float = 0.99,
+        gae_lambda: float = 1.0,
+        ent_coef: float = 0.0,
+        vf_coef: float = 0.5,
+        max_grad_norm: float = 0.5,
+        use_sde: bool = False,
+        sde_sample_freq: int = -1,
+        rollout_buffer_class: type[RolloutBuffer] | None = None,
+        rollout_buffer_kwargs: dict[str, Any] | None = None,
+        stats_window_size: int = 100,
+        tensorboard_log: str | None = None,
+        policy_kwargs: dict[str, Any] | None = None,
+        verbose: int = 0,
+        seed: int | None = None,
+        device: th.device | str = "auto",
+        _init_setup_model: bool = True,
+        teacher: TeacherSource | None = None,
+        distill_lambda: DistillLambda = 1.0,
+        kl_mode: str = "forward",
+        teacher_vecnormalize: TeacherNormalization = None,
+    ):
+        self._init_distillation(teacher, distill_lambda, kl_mode, teacher_vecnormalize)
+        super().__init__(
+            policy,
+            env,
+            learning_rate=learning_rate,
+            n_steps=n_steps,
+            gamma=gamma,
+            gae_lambda=gae_lambda,
+            ent_coef=ent_coef,
+            vf_coef=vf_coef,
+            max_grad_norm=max_grad_norm,
+            use_sde=use_sde,
+            sde_sample_freq=sde_sample_freq,
+            rollout_buffer_class=rollout_buffer_class,
+            rollout_buffer_kwargs=rollout_buffer_kwargs,
+            stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log,
+            policy_kwargs=policy_kwargs,
+            verbose=verbose,
+            seed=seed,
+            device=device,
+            _init_setup_model=_init_setup_model,
+            supported_action_spaces=(spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary),
+        )
+        self._finish_init(_init_setup_model)
+
+    def train(self) -> None:
+        """One gradient step on the whole rollout."""
+        self.policy.set_training_mode(True)
+        self._update_learning_rate(self.policy.optimizer)
+        lambda_ = self.current_lambda()
+
+        for rollout_data in self.rollout_buffer.get(batch_size=None):  # a single batch
+            distribution, values = distribution_and_values(self.policy, rollout_data.observations)
+            student_params = action_params(distribution)
+            entropy = distribution.entropy()
+            if entropy is None:  # no closed form (squashed gSDE): estimate it on the stored actions
+                entropy = -distribution.log_prob(rollout_data.actions)
+            entropy_loss = -th.mean(entropy)
+
+            kl = self._teacher_kl(rollout_data.teacher_params, student_params)
+            distillation_loss = kl.mean()
+            value_loss = F.mse_loss(values, rollout_data.teacher_values)
+
+            loss = lambda_ * distillation_loss + self.vf_coef * value_loss + self.ent_coef * entropy_loss
+
+            self.policy.optimizer.zero_grad()
+            loss.backward()
+            th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+            self.policy.optimizer.step()
+
+            agreement = self._action_agreement(rollout_data.teacher_params, student_params)
+            explained_var = explained_variance(values.detach().cpu().numpy(), rollout_data.teacher_values.cpu().numpy())
+
+        self._n_updates += 1
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.record("train/loss", loss.item())
+        self.logger.record("train/value_loss", value_loss.item())
+        self.logger.record("train/entropy_loss", entropy_loss.item())
+        self.logger.record("train/explained_variance", explained_var)
+        if hasattr(self.policy, "log_std"):
+            self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
+        self._record_distillation_logs(
+            lambda_, [distillation_loss.detach()], [distillation_loss.detach()], [agreement] if agreement is not None else []
+        )
+
+    def learn(
+        self: SelfStudentDistill,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        log_interval: int = 100,
+        tb_log_name: str = "StudentDistill",
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfStudentDistill:
+        return super().learn(
+            total_timesteps=total_timesteps,
+            callback=callback,
+            log_interval=log_interval,
+            tb_log_name=tb_log_name,
+            reset_num_timesteps=reset_num_timesteps,
+            progress_bar=progress_bar,
+        )
