@@ -6,6 +6,7 @@ import os
 import zipfile
 from typing import Union
 
+import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
@@ -89,6 +90,18 @@ class Teacher:
         """Sample the teacher's actions (stochastic) and return them with its parameters and values."""
         distribution, values = distribution_and_values(self.policy, self._obs_tensor(obs))
         return distribution.get_actions(deterministic=False), action_params(distribution), values
+
+    def predict(
+        self,
+        observation: Obs,
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+        """SB3's ``predict`` on raw observations, so that ``evaluate_policy(teacher, env)`` works."""
+        if self.obs_normalizer is not None:
+            observation = self.obs_normalizer(observation)
+        return self.policy.predict(observation, state, episode_start, deterministic)
 
     @classmethod
     def from_source(

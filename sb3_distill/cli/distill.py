@@ -1,0 +1,114 @@
+"""``sb3-distill distill``: distil a teacher into a student and compare their returns."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from sb3_distill import PPD, StudentDistill, TeacherDistill, envs
+from sb3_distill.cli.evaluation import Score, score
+from sb3_distill.cli.hyperparams import DISTILL_DEFAULTS, parse_params
+from sb3_distill.cli.output_dir import prepare_output_dir
+from sb3_distill.cli.train_teacher import CONFIG_FILE
+from sb3_distill.common.teacher import Teacher
+from sb3_distill.student_sizes import STUDENT_SIZES, policy_parameter_count, student_policy_kwargs
+from sb3_distill.teachers import DEFAULT_ENV, bundled_teacher_path
+
+METHODS = {"ppd": PPD, "student-distill": StudentDistill, "teacher-distill": TeacherDistill}
+DEFAULT_STEPS = 50_000
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--teacher", help=f"path of the teacher's .zip (default: the bundled {DEFAULT_ENV} teacher)")
+    parser.add_argument("--env", help="Gymnasium id (default: read from the teacher's config.json)")
+    parser.add_argument("--method", choices=sorted(METHODS), default="ppd")
+    parser.add_argument("--student", choices=STUDENT_SIZES, default="larger", help="student size relative to the teacher")
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="environment steps of distillation")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="run folder (default: runs/distill/<env>-<method>-<student>-s<seed>)")
+    parser.add_argument("--n-envs", type=int, default=8)
+    parser.add_argument("--lambda", dest="distill_lambda", type=float, default=1.0, help="distillation weight λ")
+    parser.add_argument("--kl-mode", choices=["forward", "reverse"], default="forward")
+    parser.add_argument("--normalize", action="store_true", help="give the student its own VecNormalize")
+    parser.add_argument("--param", nargs="*", metavar="KEY=VALUE", help="algorithm arguments, e.g. n_epochs=10")
+    parser.add_argument("--eval-episodes", type=int, default=20)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _env_of(teacher_path: str) -> str | None:
+    config = os.path.join(os.path.dirname(os.path.abspath(teacher_path)), CONFIG_FILE)
+    if os.path.isfile(config):
+        with open(config) as file:
+            return json.load(file).get("env")
+    return None
+
+
+def run(args: argparse.Namespace) -> dict:
+    if args.steps <= 0:
+        raise ValueError(f"--steps must be positive, got {args.steps}.")
+    teacher_path = args.teacher or bundled_teacher_path()
+    env_id = args.env or _env_of(teacher_path)
+    if env_id is None:
+        raise ValueError(f"No --env given and no {CONFIG_FILE} with an 'env' beside {teacher_path!r}; pass --env ENV_ID.")
+    teacher = Teacher.from_source(teacher_path)
+    student_kwargs = student_policy_kwargs(teacher.policy, args.student)
+    params = {**DISTILL_DEFAULTS[args.method], **parse_params(args.param)}
+    out = prepare_output_dir(args.out or os.path.join("runs", "distill", f"{env_id}-{args.method}-{args.student}-s{args.seed}"))
+
+    env = envs.make(env_id, args.n_envs, args.seed, normalize=args.normalize)
+    student = METHODS[args.method](
+        "MlpPolicy", env, seed=args.seed, tensorboard_log=os.path.join(out, "tb"), policy_kwargs=student_kwargs, **params
+    )
+    student.set_teacher(teacher, distill_lambda=args.distill_lambda, kl_mode=args.kl_mode)
+    student.learn(args.steps, progress_bar=not args.no_progress, tb_log_name=args.method)
+
+    student.save(os.path.join(out, "student.zip"))
+    if args.normalize:
+        env.save(os.path.join(out, "vecnormalize.pkl"))
+
+    eval_seed = args.seed + 10_000
+    teacher_score = score(teacher, envs.make(env_id, 1, eval_seed), args.eval_episodes)
+    student_score = score(student, envs.frozen_copy(envs.make(env_id, 1, eval_seed), env), args.eval_episodes)
+    teacher_params = policy_parameter_count(teacher.policy)
+    student_params = policy_parameter_count(student.policy)
+    print(_table(args.method, args.student, teacher_score, student_score, teacher_params, student_params))
+
+    results = {
+        "command": args.command_line,
+        "env": env_id,
+        "method": args.method,
+        "student": args.student,
+        "steps": args.steps,
+        "seed": args.seed,
+        "teacher": teacher.source,
+        "teacher_mean_return": teacher_score.mean,
+        "teacher_std_return": teacher_score.std,
+        "student_mean_return": student_score.mean,
+        "student_std_return": student_score.std,
+        "eval_episodes": args.eval_episodes,
+        "teacher_policy_parameters": teacher_params,
+        "student_policy_parameters": student_params,
+        "student_net_arch": student_kwargs["net_arch"],
+        "params": params,
+        "distill_lambda": args.distill_lambda,
+        "kl_mode": args.kl_mode,
+    }
+    with open(os.path.join(out, "results.json"), "w") as file:
+        json.dump(results, file, indent=2)
+    print(f"student saved to {os.path.join(out, 'student.zip')}; TensorBoard logs in {os.path.join(out, 'tb')}")
+    return results
+
+
+def _table(method: str, size: str, teacher: Score, student: Score, teacher_params: int, student_params: int) -> str:
+    fraction = student.mean / teacher.mean if teacher.mean else float("nan")
+    rows = [
+        ("agent", "policy params", "mean return", "std", "episodes"),
+        ("teacher", f"{teacher_params:,}", f"{teacher.mean:.1f}", f"{teacher.std:.1f}", str(teacher.episodes)),
+        (f"student ({method}, {size})", f"{student_params:,}", f"{student.mean:.1f}", f"{student.std:.1f}", str(student.episodes)),
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    lines.append(f"student / teacher: {fraction:.2f}x return, {student_params / teacher_params:.2f}x parameters")
+    return "\n".join(lines)

@@ -1,0 +1,39 @@
+"""The ``sb3-distill`` command."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from sb3_distill.cli import distill, train_teacher
+
+COMMANDS = {
+    "train-teacher": (train_teacher, "train a PPO teacher"),
+    "distill": (distill, "distil a teacher into a student (no arguments: the bundled CartPole teacher)"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sb3-distill", description="Policy distillation for stable-baselines3.")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for name, (module, help_text) in COMMANDS.items():
+        module.add_arguments(subparsers.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    args.command_line = "sb3-distill " + shlex.join(argv)
+    module, _ = COMMANDS[args.command]
+    try:
+        module.run(args)
+    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as error:
+        print(f"sb3-distill {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
