@@ -192,12 +192,15 @@ def _policy_from_zip(path: str, device: th.device) -> ActorCriticPolicy:
         raise ValueError(
             f"Teacher {path!r} has policy class {name}; only actor-critic policies (PPO, A2C, PPD, ...) can teach."
         )
-    policy = policy_class(
-        data["observation_space"],
-        data["action_space"],
-        _constant_zero,
-        use_sde=data.get("use_sde", False),
-        **data.get("policy_kwargs", {}),
-    )
+    # The weights are overwritten below; forking keeps the student's random stream untouched by the
+    # teacher's initialisation, so a run is reproducible whether its teacher is an object or a file.
+    with th.random.fork_rng(devices=[]):
+        policy = policy_class(
+            data["observation_space"],
+            data["action_space"],
+            _constant_zero,
+            use_sde=data.get("use_sde", False),
+            **data.get("policy_kwargs", {}),
+        )
     policy.load_state_dict(params["policy"])
     return policy.to(device)

@@ -1,0 +1,53 @@
+"""Shared fixtures: small teachers trained once per test session on SB3's identity environments."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch as th
+from stable_baselines3 import PPO
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.envs import IdentityEnv, IdentityEnvBox, IdentityEnvMultiBinary, IdentityEnvMultiDiscrete
+
+from sb3_distill import PPD, StudentDistill, TeacherDistill
+
+ALGORITHMS = [PPD, StudentDistill, TeacherDistill]
+
+IDENTITY_ENVS = {
+    "discrete": lambda: IdentityEnv(4),
+    "box": lambda: IdentityEnvBox(eps=0.5),
+    "multidiscrete": lambda: IdentityEnvMultiDiscrete(3),
+    "multibinary": lambda: IdentityEnvMultiBinary(3),
+}
+
+
+def identity_vec_env(kind: str, n_envs: int = 4, seed: int = 0):
+    return make_vec_env(IDENTITY_ENVS[kind], n_envs=n_envs, seed=seed)
+
+
+@pytest.fixture(scope="session")
+def identity_teachers(tmp_path_factory) -> dict[str, str]:
+    """A PPO teacher per identity action space, trained a little, saved as .zip; name -> path."""
+    folder = tmp_path_factory.mktemp("identity_teachers")
+    paths = {}
+    for kind in IDENTITY_ENVS:
+        teacher = PPO("MlpPolicy", identity_vec_env(kind), n_steps=64, batch_size=64, learning_rate=3e-3, seed=0,
+                      policy_kwargs={"net_arch": [32]})
+        teacher.learn(3000)
+        path = os.path.join(folder, f"{kind}.zip")
+        teacher.save(path)
+        paths[kind] = path
+    return paths
+
+
+def mean_teacher_kl(model, observations: np.ndarray) -> float:
+    """Mean KL(teacher || student) of a model on a batch of observations."""
+    from sb3_distill.common.action_params import action_params
+
+    teacher = model.teacher
+    teacher_params, _ = teacher.label(observations)
+    with th.no_grad():
+        student_params = action_params(model.policy.get_distribution(model.policy.obs_to_tensor(observations)[0]))
+    return float(model._teacher_kl(teacher_params, student_params).mean())
