@@ -54,9 +54,8 @@ def run(args: argparse.Namespace) -> dict:
     teacher = Teacher.from_source(teacher_path)
     student_kwargs = student_policy_kwargs(teacher.policy, args.student)
     params = {**DISTILL_DEFAULTS[args.method], **parse_params(args.param)}
-    out = prepare_output_dir(args.out or os.path.join("runs", "distill", f"{env_id}-{args.method}-{args.student}-s{args.seed}"))
-
     env = envs.make(env_id, args.n_envs, args.seed, normalize=args.normalize)
+    out = prepare_output_dir(args.out or os.path.join("runs", "distill", f"{env_id}-{args.method}-{args.student}-s{args.seed}"))
     student = METHODS[args.method](
         "MlpPolicy", env, seed=args.seed, tensorboard_log=os.path.join(out, "tb"), policy_kwargs=student_kwargs, **params
     )

@@ -39,8 +39,8 @@ def run(args: argparse.Namespace) -> dict:
     net_arch = parse_net_arch(args.net_arch)
     if net_arch:
         policy_kwargs["net_arch"] = {"pi": net_arch, "vf": net_arch}
-    out = prepare_output_dir(args.out)
     env = envs.make(args.env, args.n_envs, args.seed, normalize=args.normalize)
+    out = prepare_output_dir(args.out)
 
     model = PPO(
         args.policy, env, seed=args.seed, tensorboard_log=os.path.join(out, "tb"), policy_kwargs=policy_kwargs, **params

@@ -1,0 +1,68 @@
+"""The sb3-distill command: train a teacher, distil it, and refuse bad input with a message and exit code 2."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from sb3_distill.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def trained_teacher(tmp_path_factory):
+    out = tmp_path_factory.mktemp("teacher")
+    code = main(["train-teacher", "--env", "CartPole-v1", "--steps", "2048", "--out", str(out), "--n-envs", "4",
+                 "--net-arch", "32,32", "--param", "n_steps=64", "batch_size=128", "--eval-episodes", "3", "--normalize"])
+    assert code == 0
+    return out
+
+
+def test_train_teacher_writes_model_statistics_config_and_logs(trained_teacher):
+    files = sorted(os.listdir(trained_teacher))
+    assert {"CartPole-v1.zip", "vecnormalize.pkl", "config.json", "tb"} <= set(files)
+    config = json.loads((trained_teacher / "config.json").read_text())
+    assert config["env"] == "CartPole-v1" and config["normalize"] is True
+    assert config["params"] == {"n_steps": 64, "batch_size": 128}
+    assert config["policy_kwargs"]["net_arch"] == {"pi": [32, 32], "vf": [32, 32]}
+    assert config["command"].startswith("sb3-distill train-teacher --env CartPole-v1")
+    assert 8 <= config["eval_mean_return"] <= 500
+
+
+def test_distill_reads_env_from_teacher_config_and_writes_results(trained_teacher, tmp_path, capsys):
+    code = main(["distill", "--teacher", str(trained_teacher / "CartPole-v1.zip"), "--method", "student-distill",
+                 "--student", "smaller", "--steps", "1000", "--out", str(tmp_path), "--eval-episodes", "2"])
+    assert code == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["env"] == "CartPole-v1" and results["method"] == "student-distill"
+    assert results["student_policy_parameters"] < results["teacher_policy_parameters"]
+    assert os.path.isfile(tmp_path / "student.zip")
+    events = [f for root, _, names in os.walk(tmp_path / "tb") for f in names if f.startswith("events.out.tfevents")]
+    assert events, "TensorBoard logs are written in the run folder"
+    table = capsys.readouterr().out
+    assert "teacher" in table and "student (student-distill, smaller)" in table and "mean return" in table
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["distill", "--teacher", "/nonexistent/teacher.zip", "--env", "CartPole-v1"], "/nonexistent/teacher.zip"),
+        (["distill", "--steps", "0"], "--steps must be positive"),
+        (["distill", "--env", "NoSuchEnv-v0", "--steps", "10"], "'NoSuchEnv-v0'"),
+        (["distill", "--param", "gamma"], "key=value"),
+        (["train-teacher", "--env", "CartPole-v1", "--steps", "10", "--out", "/proc/forbidden"], "cannot be written"),
+        (["train-teacher", "--env", "CartPole-v1", "--steps", "10", "--out", "x", "--net-arch", "a,b"], "--net-arch"),
+    ],
+)
+def test_bad_input_exits_2_with_message(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_env_mismatch_with_teacher_is_refused(trained_teacher, tmp_path, capsys):
+    code = main(["distill", "--teacher", str(trained_teacher / "CartPole-v1.zip"), "--env", "Acrobot-v1",
+                 "--steps", "100", "--out", str(tmp_path)])
+    assert code == 2
+    assert "teacher Discrete(2), student Discrete(3)" in capsys.readouterr().err
