@@ -26,8 +26,14 @@ def _seed():
     th.manual_seed(0)
 
 
+def log_probs(logits: th.Tensor, splits: list[int] | None = None) -> th.Tensor:
+    """Categorical parameters are normalised log-probabilities (per sub-action)."""
+    splits = splits or [logits.shape[1]]
+    return th.cat([th.log_softmax(part, dim=1) for part in th.split(logits, splits, dim=1)], dim=1)
+
+
 def categorical_pair(n=5):
-    return th.randn(BATCH, n) * 2, th.randn(BATCH, n) * 2
+    return log_probs(th.randn(BATCH, n) * 2), log_probs(th.randn(BATCH, n) * 2)
 
 
 def test_categorical_kl_matches_torch_both_modes():
@@ -41,7 +47,7 @@ def test_categorical_kl_matches_torch_both_modes():
 
 def test_multicategorical_kl_is_sum_over_subspaces():
     nvec = [3, 4, 2]
-    p, q = th.randn(BATCH, 9), th.randn(BATCH, 9)
+    p, q = log_probs(th.randn(BATCH, 9), nvec), log_probs(th.randn(BATCH, 9), nvec)
     spec = ActionParamSpec.for_action_space(spaces.MultiDiscrete(nvec))
     expected = sum(
         torch_kl(Categorical(logits=a), Categorical(logits=b)) for a, b in zip(th.split(p, nvec, 1), th.split(q, nvec, 1))
@@ -87,6 +93,8 @@ def test_kl_is_zero_for_identical_and_positive_otherwise():
     for space in [spaces.Discrete(4), spaces.MultiDiscrete([2, 3]), spaces.MultiBinary(3), spaces.Box(-1, 1, (2,))]:
         spec = ActionParamSpec.for_action_space(space)
         p, q = th.randn(BATCH, spec.n_params), th.randn(BATCH, spec.n_params)
+        if not isinstance(space, (spaces.MultiBinary, spaces.Box)):
+            p, q = log_probs(p, list(spec.action_dims)), log_probs(q, list(spec.action_dims))
         assert th.allclose(kl_divergence(p, p, spec), th.zeros(BATCH), atol=1e-6)
         assert (kl_divergence(p, q, spec) > 0).all()
 
@@ -114,6 +122,8 @@ def test_action_params_from_every_sb3_distribution_reproduce_torch_kl():
         spec = ActionParamSpec.for_action_space(space)
         params = action_params(dist)
         other = params.detach() + th.randn_like(params)
+        if not isinstance(dist, BernoulliDistribution):
+            other = log_probs(other, list(spec.action_dims))
         # rebuild the same family from "other" and compare with torch's KL
         if isinstance(dist, BernoulliDistribution):
             expected = torch_kl(Bernoulli(logits=params), Bernoulli(logits=other)).sum(1)

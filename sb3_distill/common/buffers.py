@@ -27,7 +27,7 @@ class DistillationRolloutBufferSamples(NamedTuple):
     advantages: th.Tensor
     returns: th.Tensor
     teacher_params: th.Tensor
-    teacher_values: th.Tensor
+    teacher_values: th.Tensor | None
 
 
 class DistillationDictRolloutBufferSamples(NamedTuple):
@@ -38,7 +38,7 @@ class DistillationDictRolloutBufferSamples(NamedTuple):
     advantages: th.Tensor
     returns: th.Tensor
     teacher_params: th.Tensor
-    teacher_values: th.Tensor
+    teacher_values: th.Tensor | None
 
 
 class _TeacherLabels:
@@ -50,15 +50,16 @@ class _TeacherLabels:
     """
 
     n_teacher_params: int
+    keep_teacher_values: bool
     keep_teacher_observations: bool
     teacher_params: np.ndarray
-    teacher_values: np.ndarray
+    teacher_values: np.ndarray | None
     teacher_observations: np.ndarray | dict[str, np.ndarray] | None
 
     def _reset_teacher_labels(self) -> None:
         shape = (self.buffer_size, self.n_envs)  # type: ignore[attr-defined]
         self.teacher_params = np.zeros((*shape, self.n_teacher_params), dtype=np.float32)
-        self.teacher_values = np.zeros(shape, dtype=np.float32)
+        self.teacher_values = np.zeros(shape, dtype=np.float32) if self.keep_teacher_values else None
         self.teacher_observations = None
         if self.keep_teacher_observations:
             self.teacher_observations = _empty_like(self.observations)  # type: ignore[attr-defined]
@@ -73,7 +74,7 @@ class _TeacherLabels:
                 self.teacher_observations[pos] = np.asarray(obs).reshape(self.teacher_observations.shape[1:])
         if params is not None:
             self.teacher_params[pos] = params.cpu().numpy()
-        if values is not None:
+        if values is not None and self.teacher_values is not None:
             self.teacher_values[pos] = values.cpu().numpy().flatten()
 
     def teacher_inputs(self) -> Obs:
@@ -86,16 +87,20 @@ class _TeacherLabels:
     def set_teacher_labels(self, params: th.Tensor, values: th.Tensor | None) -> None:
         """Store labels computed for ``teacher_inputs()`` (same order)."""
         self.teacher_params[:] = params.cpu().numpy().reshape(self.teacher_params.shape)
-        if values is not None:
+        if values is not None and self.teacher_values is not None:
             self.teacher_values[:] = values.cpu().numpy().reshape(self.teacher_values.shape)
 
     def _flatten_teacher_labels(self) -> None:
         if not self.generator_ready:  # type: ignore[attr-defined]
             self.teacher_params = self.swap_and_flatten(self.teacher_params)  # type: ignore[attr-defined]
-            self.teacher_values = self.swap_and_flatten(self.teacher_values)  # type: ignore[attr-defined]
+            if self.teacher_values is not None:
+                self.teacher_values = self.swap_and_flatten(self.teacher_values)  # type: ignore[attr-defined]
 
-    def _teacher_label_tensors(self, batch_inds: np.ndarray) -> tuple[th.Tensor, th.Tensor]:
-        return self.to_torch(self.teacher_params[batch_inds]), self.to_torch(self.teacher_values[batch_inds].flatten())  # type: ignore[attr-defined]
+    def _teacher_label_tensors(self, batch_inds: np.ndarray) -> tuple[th.Tensor, th.Tensor | None]:
+        params = self.to_torch(self.teacher_params[batch_inds])  # type: ignore[attr-defined]
+        if self.teacher_values is None:
+            return params, None
+        return params, self.to_torch(self.teacher_values[batch_inds].flatten())  # type: ignore[attr-defined]
 
 
 def _empty_like(observations: np.ndarray | dict[str, np.ndarray]) -> np.ndarray | dict[str, np.ndarray]:
@@ -108,6 +113,7 @@ class DistillationRolloutBuffer(_TeacherLabels, RolloutBuffer):
     """SB3's ``RolloutBuffer`` plus the teacher's labels for every transition.
 
     :param n_teacher_params: width of the teacher's flat action-distribution parameters
+    :param keep_teacher_values: also store the teacher's value of each state
     :param keep_teacher_observations: also store the observations the teacher sees
     """
 
@@ -121,9 +127,11 @@ class DistillationRolloutBuffer(_TeacherLabels, RolloutBuffer):
         gamma: float = 0.99,
         n_envs: int = 1,
         n_teacher_params: int = 1,
+        keep_teacher_values: bool = False,
         keep_teacher_observations: bool = False,
     ):
         self.n_teacher_params = n_teacher_params
+        self.keep_teacher_values = keep_teacher_values
         self.keep_teacher_observations = keep_teacher_observations
         super().__init__(buffer_size, observation_space, action_space, device, gae_lambda, gamma, n_envs)
 
@@ -152,9 +160,11 @@ class DistillationDictRolloutBuffer(_TeacherLabels, DictRolloutBuffer):
         gamma: float = 0.99,
         n_envs: int = 1,
         n_teacher_params: int = 1,
+        keep_teacher_values: bool = False,
         keep_teacher_observations: bool = False,
     ):
         self.n_teacher_params = n_teacher_params
+        self.keep_teacher_values = keep_teacher_values
         self.keep_teacher_observations = keep_teacher_observations
         super().__init__(buffer_size, observation_space, action_space, device, gae_lambda, gamma, n_envs)
 

@@ -169,6 +169,7 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
             gae_lambda=self.gae_lambda,
             n_envs=self.n_envs,
             n_teacher_params=self._action_param_spec.n_params,
+            keep_teacher_values=self.needs_teacher_values,
             keep_teacher_observations=self._teacher_needs_raw_observations(),
             **self.rollout_buffer_kwargs,
         )

@@ -2,6 +2,9 @@
 
 Every divergence is summed over independent action dimensions (Gaussian dimensions, MultiDiscrete
 sub-actions, MultiBinary bits), so that it is the KL of the joint action distribution.
+
+Categorical parameters are normalised log-probabilities, as ``action_params`` returns them; the KL
+uses them as they are, since it runs on every minibatch.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ KL_MODES = ("forward", "reverse")
 def kl_divergence(p: th.Tensor, q: th.Tensor, spec: ActionParamSpec) -> th.Tensor:
     """KL(p || q) per row, shape ``[batch]``.
 
-    :param p: parameters of the first distribution, ``[batch, spec.n_params]``
+    :param p: parameters of the first distribution, ``[batch, spec.n_params]`` (for categorical
+        families: log-probabilities, normalised over each sub-action)
     :param q: parameters of the second distribution, same shape
     :param spec: the layout of both
     """
@@ -42,9 +46,7 @@ def distillation_kl(teacher: th.Tensor, student: th.Tensor, spec: ActionParamSpe
     raise ValueError(f"kl_mode must be one of {KL_MODES}, got {kl_mode!r}")
 
 
-def _categorical_kl(p_logits: th.Tensor, q_logits: th.Tensor) -> th.Tensor:
-    log_p = F.log_softmax(p_logits, dim=1)
-    log_q = F.log_softmax(q_logits, dim=1)
+def _categorical_kl(log_p: th.Tensor, log_q: th.Tensor) -> th.Tensor:
     return (log_p.exp() * (log_p - log_q)).sum(dim=1)
 
 

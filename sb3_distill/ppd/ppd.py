@@ -163,18 +163,21 @@ class ProximalPolicyDistillation(DistillationAlgorithm, PPO):
                 loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss + lambda_ * distillation_loss
 
                 with th.no_grad():
-                    log_ratio = log_prob - rollout_data.old_log_prob
-                    approx_kl_div = th.mean((th.exp(log_ratio) - 1) - log_ratio).cpu().numpy()
-                    approx_kl_divs.append(approx_kl_div)
+                    # PPO logs the last epoch's approximate KL; earlier epochs only need it for target_kl
+                    if self.target_kl is not None or epoch == self.n_epochs - 1:
+                        log_ratio = log_prob - rollout_data.old_log_prob
+                        approx_kl_div = th.mean((th.exp(log_ratio) - 1) - log_ratio).cpu().numpy()
+                        approx_kl_divs.append(approx_kl_div)
                     pg_losses.append(policy_loss.detach())
                     clip_fractions.append(th.mean((th.abs(ratio - 1) > clip_range).float()))
                     value_losses.append(value_loss.detach())
                     entropy_losses.append(entropy_loss.detach())
                     distillation_losses.append(distillation_loss.detach())
-                    teacher_kls.append(kl.mean())
-                agreement = self._action_agreement(rollout_data.teacher_params, student_params)
-                if agreement is not None:
-                    agreements.append(agreement)
+                if epoch == 0:  # every state once, under the policy that collected it
+                    teacher_kls.append(kl.detach().mean())
+                    agreement = self._action_agreement(rollout_data.teacher_params, student_params)
+                    if agreement is not None:
+                        agreements.append(agreement)
 
                 if self.target_kl is not None and approx_kl_div > 1.5 * self.target_kl:
                     continue_training = False
