@@ -47,16 +47,37 @@ class _TeacherLabels:
     ``teacher_observations`` is only kept when the teacher must see observations other than the
     ones stored for the student (raw observations, when the student runs behind its own
     ``VecNormalize`` and the teacher has its own statistics).
+
+    :param n_teacher_params: width of the teacher's flat action-distribution parameters
+    :param keep_teacher_values: also store the teacher's value of each state
+    :param keep_teacher_observations: also store the observations the teacher sees
     """
 
-    n_teacher_params: int
-    keep_teacher_values: bool
-    keep_teacher_observations: bool
+    _samples_class: type
     teacher_params: np.ndarray
     teacher_values: np.ndarray | None
     teacher_observations: np.ndarray | dict[str, np.ndarray] | None
 
-    def _reset_teacher_labels(self) -> None:
+    def __init__(
+        self,
+        buffer_size: int,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        device: th.device | str = "auto",
+        gae_lambda: float = 1,
+        gamma: float = 0.99,
+        n_envs: int = 1,
+        n_teacher_params: int = 1,
+        keep_teacher_values: bool = False,
+        keep_teacher_observations: bool = False,
+    ):
+        self.n_teacher_params = n_teacher_params
+        self.keep_teacher_values = keep_teacher_values
+        self.keep_teacher_observations = keep_teacher_observations
+        super().__init__(buffer_size, observation_space, action_space, device, gae_lambda, gamma, n_envs)  # type: ignore[call-arg]
+
+    def reset(self) -> None:
+        super().reset()  # type: ignore[misc]
         shape = (self.buffer_size, self.n_envs)  # type: ignore[attr-defined]
         self.teacher_params = np.zeros((*shape, self.n_teacher_params), dtype=np.float32)
         self.teacher_values = np.zeros(shape, dtype=np.float32) if self.keep_teacher_values else None
@@ -90,17 +111,20 @@ class _TeacherLabels:
         if values is not None and self.teacher_values is not None:
             self.teacher_values[:] = values.cpu().numpy().reshape(self.teacher_values.shape)
 
-    def _flatten_teacher_labels(self) -> None:
+    def get(self, batch_size: int | None = None) -> Generator:
         if not self.generator_ready:  # type: ignore[attr-defined]
             self.teacher_params = self.swap_and_flatten(self.teacher_params)  # type: ignore[attr-defined]
             if self.teacher_values is not None:
                 self.teacher_values = self.swap_and_flatten(self.teacher_values)  # type: ignore[attr-defined]
+        yield from super().get(batch_size)  # type: ignore[misc]
 
-    def _teacher_label_tensors(self, batch_inds: np.ndarray) -> tuple[th.Tensor, th.Tensor | None]:
-        params = self.to_torch(self.teacher_params[batch_inds])  # type: ignore[attr-defined]
-        if self.teacher_values is None:
-            return params, None
-        return params, self.to_torch(self.teacher_values[batch_inds].flatten())  # type: ignore[attr-defined]
+    def _get_samples(self, batch_inds: np.ndarray, env: VecNormalize | None = None):  # type: ignore[no-untyped-def]
+        teacher_values = None if self.teacher_values is None else self.to_torch(self.teacher_values[batch_inds].flatten())  # type: ignore[attr-defined]
+        return self._samples_class(
+            *super()._get_samples(batch_inds, env),  # type: ignore[misc]
+            self.to_torch(self.teacher_params[batch_inds]),  # type: ignore[attr-defined]
+            teacher_values,
+        )
 
 
 def _empty_like(observations: np.ndarray | dict[str, np.ndarray]) -> np.ndarray | dict[str, np.ndarray]:
@@ -110,73 +134,12 @@ def _empty_like(observations: np.ndarray | dict[str, np.ndarray]) -> np.ndarray 
 
 
 class DistillationRolloutBuffer(_TeacherLabels, RolloutBuffer):
-    """SB3's ``RolloutBuffer`` plus the teacher's labels for every transition.
+    """SB3's ``RolloutBuffer`` plus the teacher's labels for every transition (parameters: see ``_TeacherLabels``)."""
 
-    :param n_teacher_params: width of the teacher's flat action-distribution parameters
-    :param keep_teacher_values: also store the teacher's value of each state
-    :param keep_teacher_observations: also store the observations the teacher sees
-    """
-
-    def __init__(
-        self,
-        buffer_size: int,
-        observation_space: spaces.Space,
-        action_space: spaces.Space,
-        device: th.device | str = "auto",
-        gae_lambda: float = 1,
-        gamma: float = 0.99,
-        n_envs: int = 1,
-        n_teacher_params: int = 1,
-        keep_teacher_values: bool = False,
-        keep_teacher_observations: bool = False,
-    ):
-        self.n_teacher_params = n_teacher_params
-        self.keep_teacher_values = keep_teacher_values
-        self.keep_teacher_observations = keep_teacher_observations
-        super().__init__(buffer_size, observation_space, action_space, device, gae_lambda, gamma, n_envs)
-
-    def reset(self) -> None:
-        super().reset()
-        self._reset_teacher_labels()
-
-    def get(self, batch_size: int | None = None) -> Generator[DistillationRolloutBufferSamples, None, None]:  # type: ignore[override]
-        self._flatten_teacher_labels()
-        yield from super().get(batch_size)  # type: ignore[misc]
-
-    def _get_samples(self, batch_inds: np.ndarray, env: VecNormalize | None = None) -> DistillationRolloutBufferSamples:  # type: ignore[override]
-        return DistillationRolloutBufferSamples(*super()._get_samples(batch_inds, env), *self._teacher_label_tensors(batch_inds))
+    _samples_class = DistillationRolloutBufferSamples
 
 
 class DistillationDictRolloutBuffer(_TeacherLabels, DictRolloutBuffer):
-    """SB3's ``DictRolloutBuffer`` plus the teacher's labels for every transition (see ``DistillationRolloutBuffer``)."""
+    """SB3's ``DictRolloutBuffer`` plus the teacher's labels for every transition (parameters: see ``_TeacherLabels``)."""
 
-    def __init__(
-        self,
-        buffer_size: int,
-        observation_space: spaces.Dict,
-        action_space: spaces.Space,
-        device: th.device | str = "auto",
-        gae_lambda: float = 1,
-        gamma: float = 0.99,
-        n_envs: int = 1,
-        n_teacher_params: int = 1,
-        keep_teacher_values: bool = False,
-        keep_teacher_observations: bool = False,
-    ):
-        self.n_teacher_params = n_teacher_params
-        self.keep_teacher_values = keep_teacher_values
-        self.keep_teacher_observations = keep_teacher_observations
-        super().__init__(buffer_size, observation_space, action_space, device, gae_lambda, gamma, n_envs)
-
-    def reset(self) -> None:
-        super().reset()
-        self._reset_teacher_labels()
-
-    def get(self, batch_size: int | None = None) -> Generator[DistillationDictRolloutBufferSamples, None, None]:  # type: ignore[override]
-        self._flatten_teacher_labels()
-        yield from super().get(batch_size)  # type: ignore[misc]
-
-    def _get_samples(self, batch_inds: np.ndarray, env: VecNormalize | None = None) -> DistillationDictRolloutBufferSamples:  # type: ignore[override]
-        return DistillationDictRolloutBufferSamples(
-            *super()._get_samples(batch_inds, env), *self._teacher_label_tensors(batch_inds)
-        )
+    _samples_class = DistillationDictRolloutBufferSamples

@@ -1,8 +1,7 @@
 """What PPD, student-distill and teacher-distill share: the teacher, its labels in the rollout, and λ.
 
-``DistillationAlgorithm`` is a mixin placed before an SB3 on-policy algorithm in the bases of each
-method. It keeps the algorithm a plain SB3 model: the teacher is never pickled into the student's
-zip, and the rollout buffer class that is saved is SB3's own.
+``DistillationAlgorithm`` keeps each method a plain SB3 model: the teacher is never pickled into the
+student's zip, and the rollout buffer class that is saved is SB3's own.
 """
 
 from __future__ import annotations
@@ -45,9 +44,10 @@ def validate_lambda_value(value: Any) -> float:
 
 
 class DistillationAlgorithm(OnPolicyAlgorithm):
-    """Mixin for on-policy distillation algorithms (use it before the SB3 algorithm in the bases).
+    """Base of the on-policy distillation algorithms; put it before PPO in the bases to extend PPO.
 
-    Subclasses set ``teacher_acts`` (who collects the rollouts) and ``needs_teacher_values``.
+    Subclasses set ``teacher_acts`` (who collects the rollouts) and ``needs_teacher_values``, call
+    ``_init_distillation`` before and ``_finish_init`` after the SB3 constructor, and implement ``train``.
     """
 
     teacher_acts: bool = False
@@ -105,7 +105,7 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
         distill_lambda = self._checked_lambda(distill_lambda)
         teacher = Teacher.from_source(teacher_model, teacher_vecnormalize, device=self.device)
         check_teacher_fits(teacher.observation_space, teacher.action_space, self.observation_space, self.action_space)
-        if self.teacher_acts is False and teacher.squash_output != bool(self.policy.squash_output):
+        if teacher.squash_output != bool(self.policy.squash_output):
             raise ValueError(
                 f"The teacher {'squashes' if teacher.squash_output else 'does not squash'} its actions with tanh and the "
                 f"student {'does' if self.policy.squash_output else 'does not'}; their action distributions cannot be "
