@@ -6,6 +6,7 @@ import json
 import os
 
 import pytest
+from stable_baselines3.common.env_util import make_vec_env
 
 from sb3_distill.cli.main import main
 
@@ -66,3 +67,19 @@ def test_env_mismatch_with_teacher_is_refused(trained_teacher, tmp_path, capsys)
                  "--steps", "100", "--out", str(tmp_path)])
     assert code == 2
     assert "teacher Discrete(2), student Discrete(3)" in capsys.readouterr().err
+
+
+def test_distill_with_student_normalization(trained_teacher, tmp_path):
+    """The student gets its own VecNormalize; its statistics are saved and used, frozen, for evaluation."""
+    code = main(["distill", "--teacher", str(trained_teacher / "CartPole-v1.zip"), "--normalize", "--steps", "1024",
+                 "--out", str(tmp_path), "--eval-episodes", "2", "--no-progress"])
+    assert code == 0
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from sb3_distill.cli.distill import DISTILL_DEFAULTS
+
+    statistics = VecNormalize.load(str(tmp_path / "vecnormalize.pkl"), make_vec_env("CartPole-v1"))
+    rollout = DISTILL_DEFAULTS["ppd"]["n_steps"] * 8
+    steps = -(-1024 // rollout) * rollout  # whole rollouts
+    assert statistics.obs_rms.count == pytest.approx(steps + 8, abs=1)  # every observation seen, plus the resets
+    assert json.loads((tmp_path / "results.json").read_text())["student_policy_parameters"] > 0

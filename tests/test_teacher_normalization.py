@@ -34,7 +34,8 @@ def test_normalizer_matches_vec_normalize_and_is_frozen():
     for _ in range(50):  # the source keeps learning; the teacher's copy does not
         source.step(np.array([1, 1]))
     assert not np.allclose(normalizer(obs), source.normalize_obs(obs))
-    assert ObservationNormalizer.from_vec_normalize(VecNormalize(make_vec_env("CartPole-v1"), norm_obs=False)) is None
+    reward_only = VecNormalize(make_vec_env("CartPole-v1"), norm_obs=False)  # e.g. Atari: the policy saw raw observations
+    assert ObservationNormalizer.from_vec_normalize(reward_only).is_identity
 
 
 @pytest.mark.parametrize("layout", ["beside", "vec_normalize", "zoo"])
@@ -55,14 +56,20 @@ def test_statistics_found_beside_the_teacher_zip(tmp_path, layout):
     np.testing.assert_allclose(teacher.obs_normalizer(np.ones((1, 4), np.float32)), [[0.0, -0.5, -1.0, -1.5]], atol=1e-4)
 
 
-def test_explicit_statistics_win_over_none(tmp_path):
+def test_which_observations_the_teacher_sees(tmp_path):
     model = PPO("MlpPolicy", "CartPole-v1", n_steps=32)
     model.save(tmp_path / "teacher.zip")
-    assert Teacher.from_source(str(tmp_path / "teacher.zip")).obs_normalizer is None
+    # a file with no statistics beside it was trained on raw observations
+    assert Teacher.from_source(str(tmp_path / "teacher.zip")).obs_normalizer.is_identity
+    assert Teacher.from_source(model, teacher_vecnormalize=False).obs_normalizer.is_identity
+    # an object without statistics sees the student's observations (the reference implementation's behaviour)
+    assert Teacher.from_source(model).obs_normalizer is None
     stats = vec_normalize_with([0, 0, 0, 0], [1, 1, 1, 1])
     stats.save(str(tmp_path / "stats.pkl"))
     assert Teacher.from_source(model, teacher_vecnormalize=str(tmp_path / "stats.pkl")).obs_normalizer is not None
     assert Teacher.from_source(model, teacher_vecnormalize=stats).obs_normalizer is not None
+    with pytest.raises(TypeError, match="teacher_vecnormalize"):
+        Teacher.from_source(model, teacher_vecnormalize=True)
 
 
 def test_bad_statistics_file_is_named(tmp_path):
@@ -87,11 +94,21 @@ def test_labels_use_raw_observations_and_teacher_statistics(student_normalizes):
     raw = student_stats.unnormalize_obs(buffer.observations) if student_normalizes else buffer.observations
     expected, _ = Teacher.from_source(teacher_model, teacher_stats).label(raw)
     np.testing.assert_allclose(buffer.teacher_params, expected.numpy(), atol=1e-5)
-    # without statistics, the teacher sees what the student sees
+    # a teacher trained on raw observations sees them raw
+    student.set_teacher(teacher_model, teacher_vecnormalize=False)
+    student.learn(32)
+    buffer = student.rollout_buffer
+    raw = student_stats.unnormalize_obs(buffer.observations) if student_normalizes else buffer.observations
+    np.testing.assert_allclose(buffer.teacher_params, Teacher.from_source(teacher_model).label(raw)[0].numpy(), atol=1e-5)
+    # an in-memory teacher without statistics sees what the student sees
     student.set_teacher(teacher_model)
     student.learn(32)
     expected_plain, _ = Teacher.from_source(teacher_model).label(student.rollout_buffer.observations)
     np.testing.assert_allclose(student.rollout_buffer.teacher_params, expected_plain.numpy(), atol=1e-5)
+    if student_normalizes:  # and that differs from what the teacher would say on raw observations
+        raw_now = student_stats.unnormalize_obs(student.rollout_buffer.observations)
+        on_raw, _ = Teacher.from_source(teacher_model).label(raw_now)
+        assert not np.allclose(student.rollout_buffer.teacher_params, on_raw.numpy(), atol=1e-3)
 
 
 @pytest.fixture(scope="module")

@@ -21,18 +21,20 @@ Obs = Union[np.ndarray, dict[str, np.ndarray]]
 class ObservationNormalizer:
     """``clip((obs - mean) / sqrt(var + epsilon), -clip_obs, clip_obs)`` with frozen statistics.
 
-    :param obs_rms: running statistics of the observation, or one per normalised key of a Dict observation
+    :param obs_rms: running statistics of the observation, one per normalised key of a Dict observation,
+        or ``None`` for a teacher that sees raw observations
     :param clip_obs: clipping bound applied after normalisation
     :param epsilon: added to the variance, as in ``VecNormalize``
     """
 
-    def __init__(self, obs_rms: RunningMeanStd | dict[str, RunningMeanStd], clip_obs: float, epsilon: float):
+    def __init__(self, obs_rms: RunningMeanStd | dict[str, RunningMeanStd] | None, clip_obs: float, epsilon: float):
         self.clip_obs = float(clip_obs)
         self.epsilon = float(epsilon)
-        if isinstance(obs_rms, dict):
-            self.stats: dict[str, tuple[np.ndarray, np.ndarray]] | tuple[np.ndarray, np.ndarray] = {
-                key: self._frozen(rms) for key, rms in obs_rms.items()
-            }
+        self.stats: dict[str, tuple[np.ndarray, np.ndarray]] | tuple[np.ndarray, np.ndarray] | None
+        if obs_rms is None:
+            self.stats = None
+        elif isinstance(obs_rms, dict):
+            self.stats = {key: self._frozen(rms) for key, rms in obs_rms.items()}
         else:
             self.stats = self._frozen(obs_rms)
 
@@ -41,14 +43,23 @@ class ObservationNormalizer:
         return np.array(rms.mean, dtype=np.float64), np.array(rms.var, dtype=np.float64)
 
     @classmethod
-    def from_vec_normalize(cls, vec_normalize: VecNormalize) -> ObservationNormalizer | None:
-        """A frozen copy of ``vec_normalize``'s observation statistics; ``None`` when it does not normalise observations."""
+    def identity(cls) -> ObservationNormalizer:
+        """For a teacher trained on raw observations: it sees them unchanged, whatever the student's normalisation."""
+        return cls(None, clip_obs=np.inf, epsilon=0.0)
+
+    @property
+    def is_identity(self) -> bool:
+        return self.stats is None
+
+    @classmethod
+    def from_vec_normalize(cls, vec_normalize: VecNormalize) -> ObservationNormalizer:
+        """A frozen copy of ``vec_normalize``'s observation statistics (the identity if it does not normalise observations)."""
         if not vec_normalize.norm_obs:
-            return None
+            return cls.identity()
         return cls(vec_normalize.obs_rms, vec_normalize.clip_obs, vec_normalize.epsilon)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> ObservationNormalizer | None:
+    def load(cls, path: str | os.PathLike) -> ObservationNormalizer:
         """Read the statistics of a ``VecNormalize`` saved with ``VecNormalize.save`` (a .pkl file)."""
         path = os.fspath(path)
         if not os.path.isfile(path):
@@ -67,6 +78,8 @@ class ObservationNormalizer:
         return np.clip((obs - mean) / np.sqrt(var + self.epsilon), -self.clip_obs, self.clip_obs).astype(np.float32)
 
     def __call__(self, obs: Obs) -> Obs:
+        if self.stats is None:
+            return obs
         if isinstance(self.stats, dict):
             assert isinstance(obs, dict), "This normaliser was built for Dict observations"
             return {key: self._normalize(value, self.stats[key]) if key in self.stats else value for key, value in obs.items()}

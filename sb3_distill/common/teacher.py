@@ -22,19 +22,21 @@ from sb3_distill.common.policy_forward import distribution_and_values
 #: File names of saved ``VecNormalize`` statistics: the RL Zoo's, then SB3's documentation's.
 VECNORMALIZE_FILE_NAMES = ("vecnormalize.pkl", "vec_normalize.pkl")
 
-TeacherNormalization = Union[VecNormalize, ObservationNormalizer, str, os.PathLike, None]
+#: A teacher's observation statistics: a ``VecNormalize`` or its .pkl path; ``False`` for a teacher trained
+#: on raw observations; ``None`` when not given.
+TeacherNormalization = Union[VecNormalize, ObservationNormalizer, str, os.PathLike, bool, None]
 
 
 class Teacher:
     """A frozen teacher policy that labels observations with its action distribution (and value).
 
-    The teacher sees raw observations normalised with its own statistics when it has them
-    (``obs_normalizer``); without them it sees the observations the student's policy sees, as in
-    the reference implementation (the setting where the student runs behind the teacher's frozen
-    ``VecNormalize``).
+    With an ``obs_normalizer`` the teacher sees raw observations passed through it (its own frozen
+    statistics, or unchanged for ``ObservationNormalizer.identity()``), whatever the student's own
+    normalisation. Without one it sees the observations the student's policy sees, as in the reference
+    implementation (right when the student runs behind the teacher's frozen ``VecNormalize``).
 
     :param policy: an SB3 actor-critic policy (PPO, A2C, PPD students, ...); it is frozen in place
-    :param obs_normalizer: the teacher's observation statistics, or ``None``
+    :param obs_normalizer: what the teacher does to raw observations, or ``None``
     :param source: where the teacher came from (a path), for messages and run manifests
     """
 
@@ -113,11 +115,12 @@ class Teacher:
         """Build a teacher from a model, a policy or a path to an SB3 .zip.
 
         When ``source`` is a path and ``teacher_vecnormalize`` is not given, a ``vecnormalize.pkl`` or
-        ``vec_normalize.pkl`` beside the zip (or in the RL Zoo's ``<name>/`` folder next to it) is used.
+        ``vec_normalize.pkl`` beside the zip (or in the RL Zoo's ``<name>/`` folder next to it) is used;
+        with none there, the teacher is taken to have been trained on raw observations.
 
         :param source: the teacher
-        :param teacher_vecnormalize: the teacher's observation statistics: a ``VecNormalize``, a path to
-            its .pkl, or ``None``
+        :param teacher_vecnormalize: the teacher's observation statistics: a ``VecNormalize`` or the path
+            of its .pkl; ``False`` for a teacher trained on raw observations; ``None`` if not given
         :param device: where the teacher's network runs
         """
         device = get_device(device)
@@ -132,7 +135,7 @@ class Teacher:
             path = _resolve_zip_path(os.fspath(source))
             if normalizer is None:
                 beside = find_vecnormalize(path)
-                normalizer = ObservationNormalizer.load(beside) if beside else None
+                normalizer = ObservationNormalizer.load(beside) if beside else ObservationNormalizer.identity()
             teacher = cls(_policy_from_zip(path, device), normalizer, source=os.path.abspath(path))
         else:
             raise TypeError(
@@ -145,11 +148,15 @@ class Teacher:
 def _as_normalizer(value: TeacherNormalization) -> ObservationNormalizer | None:
     if value is None or isinstance(value, ObservationNormalizer):
         return value
+    if value is False:
+        return ObservationNormalizer.identity()
     if isinstance(value, VecNormalize):
         return ObservationNormalizer.from_vec_normalize(value)
     if isinstance(value, (str, os.PathLike)):
         return ObservationNormalizer.load(value)
-    raise TypeError(f"teacher_vecnormalize must be a VecNormalize or a path to its .pkl, got {type(value).__name__}.")
+    raise TypeError(
+        f"teacher_vecnormalize must be a VecNormalize, the path of its .pkl, or False; got {type(value).__name__}."
+    )
 
 
 def find_vecnormalize(zip_path: str) -> str | None:
