@@ -93,13 +93,15 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
 
         :param teacher_model: an SB3 model (PPO, A2C, a PPD student, ...), its policy, a ``Teacher``,
             or the path of a model saved with ``save()``. A ``vecnormalize.pkl`` or ``vec_normalize.pkl``
-            beside a path is used as the teacher's observation statistics.
+            beside a path is used as the teacher's observation statistics; a path with none beside it
+            is taken to be a teacher trained on raw observations.
         :param distill_lambda: weight λ of the distillation term: a number >= 0, or a callable that maps
             the elapsed timesteps (``num_timesteps``) to one
         :param kl_mode: ``"forward"`` for KL(teacher || student), ``"reverse"`` for KL(student || teacher)
-        :param teacher_vecnormalize: the teacher's ``VecNormalize`` (or the path of its .pkl). The teacher
-            then sees raw observations normalised with these frozen statistics, whatever the student's
-            own normalisation. Without statistics the teacher sees the student's observations.
+        :param teacher_vecnormalize: the teacher's ``VecNormalize`` (or the path of its .pkl): the teacher
+            then sees raw observations normalised with a frozen copy of these statistics, whatever the
+            student's own normalisation. ``False``: the teacher was trained on raw observations and sees
+            them raw. Not given, for a model object: the teacher sees the student's observations.
         """
         kl_mode = self._checked_kl_mode(kl_mode)
         distill_lambda = self._checked_lambda(distill_lambda)
