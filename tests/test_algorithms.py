@@ -181,3 +181,17 @@ def test_configure_logger_csv(tmp_path, identity_teachers):
     model.learn(256, log_interval=1)
     header = (tmp_path / "progress.csv").read_text().splitlines()[0].split(",")
     assert "train/teacher_kl" in header and "train/value_loss" in header
+
+
+def test_teacher_distill_rollouts_are_the_teachers():
+    """In teacher-distill the teacher acts: an untrained student's rollouts already score like the teacher."""
+    from sb3_distill.teachers import bundled_teacher_path
+
+    returns = {}
+    for algorithm in (StudentDistill, TeacherDistill):
+        model = algorithm("MlpPolicy", make_vec_env("CartPole-v1", n_envs=8, seed=0), n_steps=5, learning_rate=0.0, seed=0)
+        model.set_teacher(bundled_teacher_path())
+        model.learn(4000)
+        returns[algorithm] = np.mean([info["r"] for info in model.ep_info_buffer])
+    assert returns[TeacherDistill] >= 200, returns  # the stochastic teacher; an untrained policy scores ~20
+    assert returns[StudentDistill] < 60, returns
