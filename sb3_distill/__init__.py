@@ -4,6 +4,7 @@ import os
 
 from sb3_distill.common.observation_normalizer import ObservationNormalizer
 from sb3_distill.common.teacher import Teacher
+from sb3_distill.common.teacher_sources import load_teacher
 from sb3_distill.ppd import PPD, ProximalPolicyDistillation
 from sb3_distill.student_distill import StudentDistill
 from sb3_distill.teacher_distill import TeacherDistill
@@ -19,4 +20,5 @@ __all__ = [
     "Teacher",
     "TeacherDistill",
     "__version__",
+    "load_teacher",
 ]

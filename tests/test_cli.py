@@ -83,3 +83,17 @@ def test_distill_with_student_normalization(trained_teacher, tmp_path):
     steps = -(-1024 // rollout) * rollout  # whole rollouts
     assert statistics.obs_rms.count == pytest.approx(steps + 8, abs=1)  # every observation seen, plus the resets
     assert json.loads((tmp_path / "results.json").read_text())["student_policy_parameters"] > 0
+
+
+def test_distill_from_zoo_folder_reads_env_from_folder_name(trained_teacher, tmp_path):
+    import shutil
+
+    run = tmp_path / "logs" / "ppo" / "CartPole-v1_1"
+    (run / "CartPole-v1").mkdir(parents=True)
+    shutil.copy(trained_teacher / "CartPole-v1.zip", run / "CartPole-v1.zip")
+    shutil.copy(trained_teacher / "vecnormalize.pkl", run / "CartPole-v1" / "vecnormalize.pkl")
+    code = main(["distill", "--teacher", str(run), "--steps", "512", "--out", str(tmp_path / "out"),
+                 "--eval-episodes", "2", "--no-progress"])
+    assert code == 0
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["env"] == "CartPole-v1" and results["teacher"].endswith("CartPole-v1_1/CartPole-v1.zip")

@@ -11,8 +11,8 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecNormalize
 
-from sb3_distill import PPD, ObservationNormalizer, Teacher
-from sb3_distill.common.teacher import find_vecnormalize
+from sb3_distill import PPD, ObservationNormalizer, load_teacher
+from sb3_distill.common.teacher_sources import find_vecnormalize
 
 
 def vec_normalize_with(mean, var, env=None) -> VecNormalize:
@@ -51,7 +51,7 @@ def test_statistics_found_beside_the_teacher_zip(tmp_path, layout):
     os.makedirs(target.parent, exist_ok=True)
     stats.save(str(target))
     assert find_vecnormalize(str(tmp_path / "CartPole-v1.zip")) == str(target)
-    teacher = Teacher.from_source(str(tmp_path / "CartPole-v1.zip"))
+    teacher = load_teacher(str(tmp_path / "CartPole-v1.zip"))
     assert teacher.obs_normalizer is not None
     np.testing.assert_allclose(teacher.obs_normalizer(np.ones((1, 4), np.float32)), [[0.0, -0.5, -1.0, -1.5]], atol=1e-4)
 
@@ -60,16 +60,16 @@ def test_which_observations_the_teacher_sees(tmp_path):
     model = PPO("MlpPolicy", "CartPole-v1", n_steps=32)
     model.save(tmp_path / "teacher.zip")
     # a file with no statistics beside it was trained on raw observations
-    assert Teacher.from_source(str(tmp_path / "teacher.zip")).obs_normalizer.is_identity
-    assert Teacher.from_source(model, teacher_vecnormalize=False).obs_normalizer.is_identity
+    assert load_teacher(str(tmp_path / "teacher.zip")).obs_normalizer.is_identity
+    assert load_teacher(model, teacher_vecnormalize=False).obs_normalizer.is_identity
     # an object without statistics sees the student's observations (the reference implementation's behaviour)
-    assert Teacher.from_source(model).obs_normalizer is None
+    assert load_teacher(model).obs_normalizer is None
     stats = vec_normalize_with([0, 0, 0, 0], [1, 1, 1, 1])
     stats.save(str(tmp_path / "stats.pkl"))
-    assert Teacher.from_source(model, teacher_vecnormalize=str(tmp_path / "stats.pkl")).obs_normalizer is not None
-    assert Teacher.from_source(model, teacher_vecnormalize=stats).obs_normalizer is not None
+    assert load_teacher(model, teacher_vecnormalize=str(tmp_path / "stats.pkl")).obs_normalizer is not None
+    assert load_teacher(model, teacher_vecnormalize=stats).obs_normalizer is not None
     with pytest.raises(TypeError, match="teacher_vecnormalize"):
-        Teacher.from_source(model, teacher_vecnormalize=True)
+        load_teacher(model, teacher_vecnormalize=True)
 
 
 def test_bad_statistics_file_is_named(tmp_path):
@@ -92,22 +92,22 @@ def test_labels_use_raw_observations_and_teacher_statistics(student_normalizes):
     student.learn(32)
     buffer = student.rollout_buffer
     raw = student_stats.unnormalize_obs(buffer.observations) if student_normalizes else buffer.observations
-    expected, _ = Teacher.from_source(teacher_model, teacher_stats).label(raw)
+    expected, _ = load_teacher(teacher_model, teacher_vecnormalize=teacher_stats).label(raw)
     np.testing.assert_allclose(buffer.teacher_params, expected.numpy(), atol=1e-5)
     # a teacher trained on raw observations sees them raw
     student.set_teacher(teacher_model, teacher_vecnormalize=False)
     student.learn(32)
     buffer = student.rollout_buffer
     raw = student_stats.unnormalize_obs(buffer.observations) if student_normalizes else buffer.observations
-    np.testing.assert_allclose(buffer.teacher_params, Teacher.from_source(teacher_model).label(raw)[0].numpy(), atol=1e-5)
+    np.testing.assert_allclose(buffer.teacher_params, load_teacher(teacher_model).label(raw)[0].numpy(), atol=1e-5)
     # an in-memory teacher without statistics sees what the student sees
     student.set_teacher(teacher_model)
     student.learn(32)
-    expected_plain, _ = Teacher.from_source(teacher_model).label(student.rollout_buffer.observations)
+    expected_plain, _ = load_teacher(teacher_model).label(student.rollout_buffer.observations)
     np.testing.assert_allclose(student.rollout_buffer.teacher_params, expected_plain.numpy(), atol=1e-5)
     if student_normalizes:  # and that differs from what the teacher would say on raw observations
         raw_now = student_stats.unnormalize_obs(student.rollout_buffer.observations)
-        on_raw, _ = Teacher.from_source(teacher_model).label(raw_now)
+        on_raw, _ = load_teacher(teacher_model).label(raw_now)
         assert not np.allclose(student.rollout_buffer.teacher_params, on_raw.numpy(), atol=1e-3)
 
 
@@ -128,7 +128,7 @@ def test_student_without_normalization_learns_from_normalized_teacher(normalized
     """With its statistics the teacher teaches a raw-observation student to >= 80% of its return;
     handed the same raw observations without its statistics, the teacher (and so its student) fails."""
     eval_env = make_vec_env("CartPole-v1", n_envs=1, seed=123)
-    teacher = Teacher.from_source(normalized_cartpole_teacher)
+    teacher = load_teacher(normalized_cartpole_teacher)
     teacher_return, _ = evaluate_policy(teacher, eval_env, 20)
     blind_teacher_return, _ = evaluate_policy(teacher.policy, eval_env, 20)
     assert teacher_return >= 475, teacher_return

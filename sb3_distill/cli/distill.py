@@ -11,7 +11,7 @@ from sb3_distill.cli.evaluation import Score, score
 from sb3_distill.cli.hyperparams import DISTILL_DEFAULTS, parse_params
 from sb3_distill.cli.output_dir import prepare_output_dir
 from sb3_distill.cli.train_teacher import CONFIG_FILE
-from sb3_distill.common.teacher import Teacher
+from sb3_distill.common.teacher_sources import HUB_PREFIX, load_teacher, zoo_env_id
 from sb3_distill.student_sizes import STUDENT_SIZES, policy_parameter_count, student_policy_kwargs
 from sb3_distill.teachers import DEFAULT_ENV, bundled_teacher_path
 
@@ -20,8 +20,13 @@ DEFAULT_STEPS = 50_000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--teacher", help=f"path of the teacher's .zip (default: the bundled {DEFAULT_ENV} teacher)")
-    parser.add_argument("--env", help="Gymnasium id (default: read from the teacher's config.json)")
+    parser.add_argument(
+        "--teacher",
+        help=f"an SB3 .zip, an RL Zoo run folder, or hf://ORG/REPO (default: the bundled {DEFAULT_ENV} teacher)",
+    )
+    parser.add_argument("--best", action="store_true", help="RL Zoo folder: take best_model.zip instead of the final model")
+    parser.add_argument("--trust-pickle", action="store_true", help="read teacher files without the allow-list of safe types")
+    parser.add_argument("--env", help="Gymnasium id (default: from the teacher's config.json, Zoo folder or Hub name)")
     parser.add_argument("--method", choices=sorted(METHODS), default="ppd")
     parser.add_argument("--student", choices=STUDENT_SIZES, default="larger", help="student size relative to the teacher")
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="environment steps of distillation")
@@ -36,8 +41,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _env_of(teacher_path: str) -> str | None:
-    config = os.path.join(os.path.dirname(os.path.abspath(teacher_path)), CONFIG_FILE)
+def _env_of(source: str) -> str | None:
+    """The environment a teacher was trained on, where its source says: train-teacher's config.json,
+    the RL Zoo's run folder name (``<Env>_<id>``), or the Zoo's Hub naming (``ORG/algo-Env``)."""
+    if source.startswith(HUB_PREFIX):
+        name = source.rsplit("/", 1)[-1]
+        return name.split("-", 1)[1] if "-" in name else None
+    if os.path.isdir(source):
+        return zoo_env_id(source)
+    config = os.path.join(os.path.dirname(os.path.abspath(source)), CONFIG_FILE)
     if os.path.isfile(config):
         with open(config) as file:
             return json.load(file).get("env")
@@ -50,8 +62,8 @@ def run(args: argparse.Namespace) -> dict:
     teacher_path = args.teacher or bundled_teacher_path()
     env_id = args.env or _env_of(teacher_path)
     if env_id is None:
-        raise ValueError(f"No --env given and no {CONFIG_FILE} with an 'env' beside {teacher_path!r}; pass --env ENV_ID.")
-    teacher = Teacher.from_source(teacher_path)
+        raise ValueError(f"No --env given and none can be read from the teacher {teacher_path!r}; pass --env ENV_ID.")
+    teacher = load_teacher(teacher_path, best=args.best, trust_pickle=args.trust_pickle)
     student_kwargs = student_policy_kwargs(teacher.policy, args.student)
     params = {**DISTILL_DEFAULTS[args.method], **parse_params(args.param)}
     env = envs.make(env_id, args.n_envs, args.seed, normalize=args.normalize)

@@ -12,7 +12,7 @@ from sb3_distill import envs
 from sb3_distill.cli.evaluation import score
 from sb3_distill.cli.hyperparams import TEACHER_DEFAULTS, parse_net_arch, parse_params
 from sb3_distill.cli.output_dir import prepare_output_dir
-from sb3_distill.common.teacher import Teacher
+from sb3_distill.common.teacher_sources import load_teacher
 
 CONFIG_FILE = "config.json"
 
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> dict:
     model.save(model_path)
     if args.normalize:
         env.save(os.path.join(out, "vecnormalize.pkl"))
-    teacher = Teacher.from_source(model_path)
+    teacher = load_teacher(model_path)
     result = score(teacher, envs.make(args.env, 1, args.seed + 10_000), args.eval_episodes)
 
     config = {

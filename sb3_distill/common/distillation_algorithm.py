@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
 from typing import Any, Callable, Union
 
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.buffers import DictRolloutBuffer, RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
-from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
@@ -27,9 +24,9 @@ from sb3_distill.common.buffers import DistillationDictRolloutBuffer, Distillati
 from sb3_distill.common.compatibility import check_teacher_fits
 from sb3_distill.common.divergences import KL_MODES, distillation_kl
 from sb3_distill.common.teacher import Teacher, TeacherNormalization
+from sb3_distill.common.teacher_sources import TeacherSource, load_teacher
 
 DistillLambda = Union[float, Callable[[int], float]]
-TeacherSource = Union[Teacher, BaseAlgorithm, ActorCriticPolicy, str, os.PathLike]
 
 #: How many observations the teacher labels in one forward pass at the end of a rollout.
 LABEL_CHUNK = 4096
@@ -88,6 +85,7 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
         distill_lambda: DistillLambda = 1.0,
         kl_mode: str = "forward",
         teacher_vecnormalize: TeacherNormalization = None,
+        trust_pickle: bool = False,
     ) -> None:
         """Specify or replace the teacher to distil from.
 
@@ -102,10 +100,14 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
             then sees raw observations normalised with a frozen copy of these statistics, whatever the
             student's own normalisation. ``False``: the teacher was trained on raw observations and sees
             them raw. Not given, for a model object: the teacher sees the student's observations.
+        :param trust_pickle: read the teacher's files without the allow-list of safe types (see
+            :func:`sb3_distill.load_teacher`); only for files you trust
         """
         kl_mode = self._checked_kl_mode(kl_mode)
         distill_lambda = self._checked_lambda(distill_lambda)
-        teacher = Teacher.from_source(teacher_model, teacher_vecnormalize, device=self.device)
+        teacher = load_teacher(
+            teacher_model, teacher_vecnormalize=teacher_vecnormalize, trust_pickle=trust_pickle, device=self.device
+        )
         check_teacher_fits(teacher.observation_space, teacher.action_space, self.observation_space, self.action_space)
         if teacher.squash_output != bool(self.policy.squash_output):
             raise ValueError(

@@ -8,7 +8,6 @@ any environment and of the student's own normalisation.
 from __future__ import annotations
 
 import os
-import pickle
 from typing import Union
 
 import numpy as np
@@ -59,14 +58,23 @@ class ObservationNormalizer:
         return cls(vec_normalize.obs_rms, vec_normalize.clip_obs, vec_normalize.epsilon)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> ObservationNormalizer:
-        """Read the statistics of a ``VecNormalize`` saved with ``VecNormalize.save`` (a .pkl file)."""
+    def load(cls, path: str | os.PathLike, trust_pickle: bool = False) -> ObservationNormalizer:
+        """Read the statistics of a ``VecNormalize`` saved with ``VecNormalize.save`` (a .pkl file).
+
+        :param path: the .pkl file
+        :param trust_pickle: unpickle without the allow-list of safe types (only for files you trust)
+        """
+        from sb3_distill.common.safe_loading import UnsafePickleError, loads
+
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"Teacher normalisation file not found: {path!r}. Expected a VecNormalize .pkl.")
+        with open(path, "rb") as file:
+            payload = file.read()
         try:
-            with open(path, "rb") as file:
-                vec_normalize = pickle.load(file)
+            vec_normalize = loads(payload, path, "VecNormalize", trust_pickle)
+        except UnsafePickleError:
+            raise
         except Exception as error:
             raise ValueError(f"Could not read {path!r} as a VecNormalize .pkl: {error}") from error
         if not isinstance(vec_normalize, VecNormalize):

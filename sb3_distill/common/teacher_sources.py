@@ -1,0 +1,198 @@
+"""``load_teacher``: one entry point for teachers from anywhere, loaded safely.
+
+A teacher can be an SB3 model or policy object, the path of an SB3 .zip, an RL Zoo run folder
+(``logs/<algo>/<Env>_<id>/``), or a Hugging Face Hub id ``hf://ORG/REPO`` served from the local Hub
+cache. Files are read with ``safe_loading``: no pickled code runs unless ``trust_pickle=True``.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from typing import Any, Union
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.preprocessing import is_image_space, is_image_space_channels_first
+from stable_baselines3.common.utils import get_device
+
+from sb3_distill.common.compatibility import check_teacher_fits
+from sb3_distill.common.observation_normalizer import ObservationNormalizer
+from sb3_distill.common.safe_loading import read_model_zip
+from sb3_distill.common.teacher import Teacher, TeacherNormalization, as_normalizer
+
+HUB_PREFIX = "hf://"
+#: File names of saved ``VecNormalize`` statistics: the RL Zoo's, then the Hub's and SB3's documentation's.
+VECNORMALIZE_FILE_NAMES = ("vecnormalize.pkl", "vec_normalize.pkl")
+
+TeacherSource = Union[Teacher, BaseAlgorithm, ActorCriticPolicy, str, os.PathLike]
+
+
+def load_teacher(
+    source: TeacherSource,
+    env: Any = None,
+    best: bool = False,
+    teacher_vecnormalize: TeacherNormalization = None,
+    trust_pickle: bool = False,
+    device: th.device | str = "auto",
+) -> Teacher:
+    """Load a frozen teacher from a model, a zip, an RL Zoo run folder or a Hub id.
+
+    :param source: an SB3 model or ``ActorCriticPolicy``, a ``Teacher``, the path of an SB3 .zip, an RL Zoo
+        run folder, or ``"hf://ORG/REPO"``
+    :param env: optional environment (Gymnasium or VecEnv) whose spaces the teacher must fit
+    :param best: for an RL Zoo folder, take ``best_model.zip`` instead of the final ``<Env>.zip``
+    :param teacher_vecnormalize: the teacher's observation statistics (a ``VecNormalize`` or .pkl path);
+        ``False`` for raw observations. When not given for a file source, a ``vecnormalize.pkl`` /
+        ``vec_normalize.pkl`` that belongs to it is used, and without one the teacher sees raw observations.
+    :param trust_pickle: unpickle the files' objects without the allow-list (only for files you trust)
+    :param device: where the teacher's network runs
+    """
+    device = get_device(device)
+    normalizer = as_normalizer(teacher_vecnormalize, trust_pickle)
+    if isinstance(source, Teacher):
+        teacher = Teacher(source.policy, normalizer or source.obs_normalizer, source.source)
+    elif isinstance(source, BaseAlgorithm):
+        teacher = Teacher(source.policy, normalizer)
+    elif isinstance(source, th.nn.Module):
+        teacher = Teacher(source, normalizer)  # type: ignore[arg-type]
+    elif isinstance(source, (str, os.PathLike)):
+        zip_path, stats_path, label = _resolve_file_source(os.fspath(source), best)
+        if normalizer is None:
+            normalizer = ObservationNormalizer.load(stats_path, trust_pickle) if stats_path else ObservationNormalizer.identity()
+        teacher = Teacher(_policy_from_zip(zip_path, device, trust_pickle), normalizer, source=label)
+    else:
+        raise TypeError(
+            "The teacher must be an SB3 model, an ActorCriticPolicy, the path of an SB3 .zip, an RL Zoo run folder "
+            f"or 'hf://ORG/REPO'; got {type(source).__name__}."
+        )
+    teacher.to(device)
+    if env is not None:
+        check_teacher_fits(
+            teacher.observation_space, teacher.action_space, _as_policy_space(env.observation_space), env.action_space
+        )
+    return teacher
+
+
+def _as_policy_space(space: spaces.Space) -> spaces.Space:
+    """The observation space as an SB3 policy sees it (channel-last images are transposed)."""
+    if isinstance(space, spaces.Box) and is_image_space(space) and not is_image_space_channels_first(space):
+        low, high = np.transpose(space.low, (2, 0, 1)), np.transpose(space.high, (2, 0, 1))
+        return spaces.Box(low, high, dtype=space.dtype)  # type: ignore[arg-type]
+    return space
+
+
+def _resolve_file_source(source: str, best: bool) -> tuple[str, str | None, str]:
+    """``(zip path, statistics path or None, label)`` of a zip path, a Zoo folder or a Hub id."""
+    if source.startswith(HUB_PREFIX):
+        return _hub_files(source[len(HUB_PREFIX) :])
+    if os.path.isdir(source):
+        return _zoo_run_files(source, best)
+    zip_path = source if os.path.isfile(source) else source + ".zip" if os.path.isfile(source + ".zip") else None
+    if zip_path is None:
+        raise FileNotFoundError(
+            f"Teacher not found: {source!r}. Pass the path of a model saved with model.save(), an RL Zoo run folder, "
+            "or hf://ORG/REPO."
+        )
+    return zip_path, find_vecnormalize(zip_path), os.path.abspath(zip_path)
+
+
+def find_vecnormalize(zip_path: str) -> str | None:
+    """The saved ``VecNormalize`` that belongs to a model zip, if one lies beside it (or in the Zoo's ``<name>/``)."""
+    folder = os.path.dirname(os.path.abspath(zip_path))
+    stem = os.path.splitext(os.path.basename(zip_path))[0]
+    for directory in (folder, os.path.join(folder, stem)):
+        for name in VECNORMALIZE_FILE_NAMES:
+            candidate = os.path.join(directory, name)
+            if os.path.isfile(candidate):
+                return candidate
+    return None
+
+
+def zoo_env_id(folder: str) -> str:
+    """``logs/ppo/CartPole-v1_3`` -> ``CartPole-v1`` (the Zoo names run folders ``<Env>_<id>``)."""
+    return re.sub(r"_\d+$", "", os.path.basename(os.path.normpath(folder)))
+
+
+def _zoo_run_files(folder: str, best: bool) -> tuple[str, str | None, str]:
+    env_id = zoo_env_id(folder)
+    chosen = os.path.join(folder, "best_model.zip" if best else f"{env_id}.zip")
+    if not os.path.isfile(chosen):
+        found = sorted(os.path.basename(path) for path in glob.glob(os.path.join(folder, "*.zip")))
+        hint = "pass best=False (--best off) for the final model" if best else "pass best=True (--best) for best_model.zip"
+        raise FileNotFoundError(
+            f"RL Zoo run folder {folder!r} has no {os.path.basename(chosen)} (zips there: {found or 'none'}). "
+            f"Point to a folder logs/<algo>/<Env>_<id>/ written by rl_zoo3.train{', or ' + hint if found else ''}."
+        )
+    stats = os.path.join(folder, env_id, "vecnormalize.pkl")
+    return chosen, stats if os.path.isfile(stats) else find_vecnormalize(chosen), os.path.abspath(chosen)
+
+
+def _hub_files(repo_id: str) -> tuple[str, str | None, str]:
+    if repo_id.count("/") != 1:
+        raise ValueError(f"A Hub teacher is named hf://ORG/REPO, got hf://{repo_id}.")
+    folder = _hub_snapshot(repo_id)
+    zips = sorted(glob.glob(os.path.join(folder, "*.zip")))
+    named = os.path.join(folder, repo_id.split("/")[1] + ".zip")  # the RL Zoo's naming: ORG/algo-Env, algo-Env.zip
+    zip_path = named if os.path.isfile(named) else zips[0] if len(zips) == 1 else None
+    if zip_path is None:
+        raise FileNotFoundError(f"Hub repository {repo_id} has no single model zip (found {[os.path.basename(z) for z in zips]}).")
+    stats = next((os.path.join(folder, n) for n in VECNORMALIZE_FILE_NAMES if os.path.isfile(os.path.join(folder, n))), None)
+    return zip_path, stats, HUB_PREFIX + repo_id
+
+
+def _hub_snapshot(repo_id: str) -> str:
+    """The local folder of a Hub repository: from the cache, else downloaded, else a clear error."""
+    try:
+        from huggingface_hub import constants, snapshot_download
+        from huggingface_hub.errors import LocalEntryNotFoundError
+    except ImportError:
+        raise ImportError("Hub teachers need huggingface_hub: pip install 'sb3-distill[hub]'.") from None
+    try:
+        return snapshot_download(repo_id, local_files_only=True)
+    except LocalEntryNotFoundError:
+        pass
+    advice = (
+        f"Download it where the Hub is reachable (huggingface-cli download {repo_id}) and copy the cache, "
+        "or pass a local path."
+    )
+    if constants.HF_HUB_OFFLINE:
+        raise FileNotFoundError(f"Teacher hf://{repo_id} is not in the Hub cache {constants.HF_HUB_CACHE} (offline mode). {advice}")
+    try:
+        return snapshot_download(repo_id, etag_timeout=10)
+    except Exception as error:
+        raise FileNotFoundError(
+            f"Teacher hf://{repo_id} is not in the Hub cache {constants.HF_HUB_CACHE} and could not be downloaded "
+            f"({type(error).__name__}). {advice}"
+        ) from None
+
+
+def _constant_zero(_: float) -> float:
+    return 0.0
+
+
+def _policy_from_zip(path: str, device: th.device, trust_pickle: bool) -> ActorCriticPolicy:
+    """Rebuild only the policy of an SB3 zip, whatever algorithm saved it."""
+    data, state_dict = read_model_zip(path, device, trust_pickle)
+    policy_class = data["policy_class"]
+    if not (isinstance(policy_class, type) and issubclass(policy_class, ActorCriticPolicy)):
+        name = getattr(policy_class, "__name__", repr(policy_class))
+        raise ValueError(
+            f"Teacher {path!r} has policy class {name}; only actor-critic policies (PPO, A2C, PPD, ...) can teach."
+        )
+    # The weights are overwritten below; forking keeps the student's random stream untouched by the
+    # teacher's initialisation, so a run is reproducible whether its teacher is an object or a file.
+    with th.random.fork_rng(devices=[]):
+        policy = policy_class(
+            data["observation_space"],
+            data["action_space"],
+            _constant_zero,
+            use_sde=data.get("use_sde", False),
+            **(data.get("policy_kwargs") or {}),
+        )
+    policy.load_state_dict(state_dict)
+    return policy.to(device)
