@@ -3,7 +3,7 @@
 import os
 
 from sb3_distill.common.observation_normalizer import ObservationNormalizer
-from sb3_distill.common.teacher import Teacher
+from sb3_distill.common.teacher import ActorCriticTeacher, QValueTeacher, Teacher
 from sb3_distill.common.teacher_sources import load_teacher
 from sb3_distill.ppd import PPD, ProximalPolicyDistillation
 from sb3_distill.student_distill import StudentDistill
@@ -13,7 +13,9 @@ with open(os.path.join(os.path.dirname(__file__), "version.txt")) as _file:
     __version__ = _file.read().strip()
 
 __all__ = [
+    "ActorCriticTeacher",
     "PPD",
+    "QValueTeacher",
     "ObservationNormalizer",
     "ProximalPolicyDistillation",
     "StudentDistill",

@@ -106,16 +106,16 @@ def test_teacher_file_a_zip_but_not_sb3(tmp_path):
         small(PPD, identity_vec_env("discrete")).set_teacher(str(other))
 
 
-def test_non_actor_critic_teacher_is_named(tmp_path):
-    from stable_baselines3 import DQN
+def test_unsupported_teacher_family_is_named(tmp_path):
+    from stable_baselines3 import SAC
 
-    dqn = DQN("MlpPolicy", "CartPole-v1", learning_starts=0, buffer_size=100)
-    dqn.save(tmp_path / "dqn.zip")
-    student = small(PPD, make_vec_env("CartPole-v1", n_envs=2))
-    with pytest.raises(ValueError, match=r"DQNPolicy.*actor-critic"):
-        student.set_teacher(str(tmp_path / "dqn.zip"))
-    with pytest.raises(ValueError, match="ActorCriticPolicy"):
-        student.set_teacher(dqn)
+    sac = SAC("MlpPolicy", "Pendulum-v1", learning_starts=0, buffer_size=100)
+    sac.save(tmp_path / "sac.zip")
+    student = small(PPD, make_vec_env("Pendulum-v1", n_envs=2))
+    with pytest.raises(ValueError, match=r"SACPolicy cannot teach yet.*actor-critic.*DQN, QR-DQN"):
+        student.set_teacher(str(tmp_path / "sac.zip"))
+    with pytest.raises(ValueError, match="SACPolicy"):
+        student.set_teacher(sac)
 
 
 def test_wrong_teacher_type():

@@ -23,7 +23,7 @@ from sb3_distill.common.action_params import ActionParamSpec, most_probable_acti
 from sb3_distill.common.buffers import DistillationDictRolloutBuffer, DistillationRolloutBuffer
 from sb3_distill.common.compatibility import check_teacher_fits
 from sb3_distill.common.divergences import KL_MODES, distillation_kl
-from sb3_distill.common.teacher import Teacher, TeacherNormalization
+from sb3_distill.common.teacher import DEFAULT_Q_TEMPERATURE, Teacher, TeacherNormalization
 from sb3_distill.common.teacher_sources import TeacherSource, load_teacher
 
 DistillLambda = Union[float, Callable[[int], float]]
@@ -86,10 +86,11 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
         kl_mode: str = "forward",
         teacher_vecnormalize: TeacherNormalization = None,
         trust_pickle: bool = False,
+        temperature: float = DEFAULT_Q_TEMPERATURE,
     ) -> None:
         """Specify or replace the teacher to distil from.
 
-        :param teacher_model: an SB3 model (PPO, A2C, a PPD student, ...), its policy, a ``Teacher``,
+        :param teacher_model: an SB3 model (PPO, A2C, a PPD student, DQN, QR-DQN), its policy, a ``Teacher``,
             or the path of a model saved with ``save()``. A ``vecnormalize.pkl`` or ``vec_normalize.pkl``
             beside a path is used as the teacher's observation statistics; a path with none beside it
             is taken to be a teacher trained on raw observations.
@@ -102,11 +103,16 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
             them raw. Not given, for a model object: the teacher sees the student's observations.
         :param trust_pickle: read the teacher's files without the allow-list of safe types (see
             :func:`sb3_distill.load_teacher`); only for files you trust
+        :param temperature: τ of a DQN or QR-DQN teacher, whose policy is softmax(Q / τ)
         """
         kl_mode = self._checked_kl_mode(kl_mode)
         distill_lambda = self._checked_lambda(distill_lambda)
         teacher = load_teacher(
-            teacher_model, teacher_vecnormalize=teacher_vecnormalize, trust_pickle=trust_pickle, device=self.device
+            teacher_model,
+            teacher_vecnormalize=teacher_vecnormalize,
+            trust_pickle=trust_pickle,
+            device=self.device,
+            temperature=temperature,
         )
         check_teacher_fits(teacher.observation_space, teacher.action_space, self.observation_space, self.action_space)
         if teacher.squash_output != bool(self.policy.squash_output):
@@ -232,8 +238,8 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
         rollout_buffer.reset()
         if self.use_sde:
             self.policy.reset_noise(env.num_envs)
-        if self.teacher_acts and teacher.policy.use_sde:
-            teacher.policy.reset_noise(env.num_envs)
+        if self.teacher_acts:
+            teacher.reset_noise(env.num_envs)
         keep_raw = rollout_buffer.keep_teacher_observations
         track_raw = teacher.obs_normalizer is not None and self._vec_normalize_env is not None
 

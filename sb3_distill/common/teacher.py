@@ -1,4 +1,4 @@
-"""The frozen teacher: an SB3 actor-critic policy plus the observation statistics it was trained with."""
+"""The frozen teacher: an SB3 policy, the observation statistics it was trained with, and how it labels states."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Union
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecNormalize
 
@@ -20,27 +20,27 @@ from sb3_distill.common.policy_forward import distribution_and_values
 #: on raw observations; ``None`` when not given.
 TeacherNormalization = Union[VecNormalize, ObservationNormalizer, str, os.PathLike, bool, None]
 
+#: τ of softmax(Q / τ) for DQN-family teachers, as in Rusu et al. (2016).
+DEFAULT_Q_TEMPERATURE = 0.01
+
 
 class Teacher:
-    """A frozen teacher policy that labels observations with its action distribution (and value).
+    """A frozen teacher that labels observations with its action distribution (and value).
 
     With an ``obs_normalizer`` the teacher sees raw observations passed through it (its own frozen
     statistics, or unchanged for ``ObservationNormalizer.identity()``), whatever the student's own
     normalisation. Without one it sees the observations the student's policy sees, as in the reference
     implementation (right when the student runs behind the teacher's frozen ``VecNormalize``).
 
-    :param policy: an SB3 actor-critic policy (PPO, A2C, PPD students, ...); it is frozen in place
+    Build teachers with :func:`sb3_distill.load_teacher`, which picks the family from the policy:
+    :class:`ActorCriticTeacher` or :class:`QValueTeacher`.
+
+    :param policy: the teacher's SB3 policy; it is frozen in place
     :param obs_normalizer: what the teacher does to raw observations, or ``None``
     :param source: where the teacher came from (a path or Hub id), for messages and run manifests
-
-    Build teachers with :func:`sb3_distill.load_teacher`.
     """
 
-    def __init__(self, policy: ActorCriticPolicy, obs_normalizer: ObservationNormalizer | None = None, source: str | None = None):
-        if not isinstance(policy, ActorCriticPolicy):
-            raise ValueError(
-                f"The teacher's policy must be an SB3 ActorCriticPolicy (as used by PPO, A2C, PPD), got {type(policy).__name__}."
-            )
+    def __init__(self, policy: BasePolicy, obs_normalizer: ObservationNormalizer | None = None, source: str | None = None):
         policy.set_training_mode(False)
         for parameter in policy.parameters():
             parameter.requires_grad_(False)
@@ -65,6 +65,9 @@ class Teacher:
         self.policy.to(device)
         return self
 
+    def reset_noise(self, n_envs: int) -> None:
+        """Prepare exploration noise before the teacher acts in ``n_envs`` environments."""
+
     def _obs_tensor(self, obs: Obs) -> th.Tensor | dict[str, th.Tensor]:
         if self.obs_normalizer is not None:
             obs = self.obs_normalizer(obs)
@@ -77,17 +80,18 @@ class Teacher:
         :param obs: a batch of observations, shaped as in the rollout buffer
         :param with_values: also return the teacher's value estimates
         """
-        obs_tensor = self._obs_tensor(obs)
-        if with_values:
-            distribution, values = distribution_and_values(self.policy, obs_tensor)
-            return action_params(distribution), values
-        return action_params(self.policy.get_distribution(obs_tensor)), None
+        return self._label(self._obs_tensor(obs), with_values)
 
     @th.no_grad()
     def act(self, obs: Obs) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
         """Sample the teacher's actions (stochastic) and return them with its parameters and values."""
-        distribution, values = distribution_and_values(self.policy, self._obs_tensor(obs))
-        return distribution.get_actions(deterministic=False), action_params(distribution), values
+        return self._act(self._obs_tensor(obs))
+
+    def _label(self, obs: th.Tensor | dict[str, th.Tensor], with_values: bool) -> tuple[th.Tensor, th.Tensor | None]:
+        raise NotImplementedError
+
+    def _act(self, obs: th.Tensor | dict[str, th.Tensor]) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        raise NotImplementedError
 
     def predict(
         self,
@@ -100,6 +104,80 @@ class Teacher:
         if self.obs_normalizer is not None:
             observation = self.obs_normalizer(observation)
         return self.policy.predict(observation, state, episode_start, deterministic)
+
+
+class ActorCriticTeacher(Teacher):
+    """A teacher with an SB3 ``ActorCriticPolicy`` (PPO, A2C, PPD students, ...): its own action distribution."""
+
+    policy: ActorCriticPolicy
+
+    def reset_noise(self, n_envs: int) -> None:
+        if self.policy.use_sde:
+            self.policy.reset_noise(n_envs)
+
+    def _label(self, obs: th.Tensor | dict[str, th.Tensor], with_values: bool) -> tuple[th.Tensor, th.Tensor | None]:
+        if with_values:
+            distribution, values = distribution_and_values(self.policy, obs)
+            return action_params(distribution), values
+        return action_params(self.policy.get_distribution(obs)), None
+
+    def _act(self, obs: th.Tensor | dict[str, th.Tensor]) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        distribution, values = distribution_and_values(self.policy, obs)
+        return distribution.get_actions(deterministic=False), action_params(distribution), values
+
+
+class QValueTeacher(Teacher):
+    """A DQN or QR-DQN teacher: its policy is ``softmax(Q / temperature)`` (Rusu et al., 2016).
+
+    A small temperature makes the distribution close to the greedy policy the teacher was trained to
+    follow. Its value, for value distillation, is ``V(s) = sum_a π(a|s) Q(s, a)``; for QR-DQN, Q is the
+    mean of the quantiles.
+
+    :param temperature: τ > 0
+    """
+
+    def __init__(
+        self,
+        policy: BasePolicy,
+        obs_normalizer: ObservationNormalizer | None = None,
+        source: str | None = None,
+        temperature: float = DEFAULT_Q_TEMPERATURE,
+    ):
+        if not (isinstance(temperature, (int, float)) and temperature > 0 and np.isfinite(temperature)):
+            raise ValueError(f"The temperature of a Q-value teacher must be a finite number > 0, got {temperature!r}.")
+        super().__init__(policy, obs_normalizer, source)
+        self.temperature = float(temperature)
+
+    def q_values(self, obs: th.Tensor | dict[str, th.Tensor]) -> th.Tensor:
+        if hasattr(self.policy, "quantile_net"):  # QR-DQN: [batch, n_quantiles, n_actions]
+            return self.policy.quantile_net(obs).mean(dim=1)
+        return self.policy.q_net(obs)
+
+    def _label(self, obs: th.Tensor | dict[str, th.Tensor], with_values: bool) -> tuple[th.Tensor, th.Tensor | None]:
+        q = self.q_values(obs)
+        log_pi = th.log_softmax(q / self.temperature, dim=1)
+        return log_pi, (log_pi.exp() * q).sum(dim=1) if with_values else None
+
+    def _act(self, obs: th.Tensor | dict[str, th.Tensor]) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        log_pi, values = self._label(obs, with_values=True)
+        return th.distributions.Categorical(logits=log_pi).sample(), log_pi, values  # type: ignore[return-value]
+
+
+def make_teacher(
+    policy: BasePolicy,
+    obs_normalizer: ObservationNormalizer | None = None,
+    source: str | None = None,
+    temperature: float = DEFAULT_Q_TEMPERATURE,
+) -> Teacher:
+    """The teacher family that fits ``policy``."""
+    if isinstance(policy, ActorCriticPolicy):
+        return ActorCriticTeacher(policy, obs_normalizer, source)
+    if hasattr(policy, "q_net") or hasattr(policy, "quantile_net"):
+        return QValueTeacher(policy, obs_normalizer, source, temperature)
+    raise ValueError(
+        f"A {type(policy).__name__} cannot teach yet: supported teachers are actor-critic policies (PPO, A2C, PPD, ...) "
+        "and Q-value policies (DQN, QR-DQN)."
+    )
 
 
 def as_normalizer(value: TeacherNormalization, trust_pickle: bool = False) -> ObservationNormalizer | None:

@@ -8,6 +8,7 @@ cache. Files are read with ``safe_loading``: no pickled code runs unless ``trust
 from __future__ import annotations
 
 import glob
+import inspect
 import os
 import re
 from typing import Any, Union
@@ -16,20 +17,20 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.preprocessing import is_image_space, is_image_space_channels_first
 from stable_baselines3.common.utils import get_device
 
 from sb3_distill.common.compatibility import check_teacher_fits
 from sb3_distill.common.observation_normalizer import ObservationNormalizer
 from sb3_distill.common.safe_loading import read_model_zip
-from sb3_distill.common.teacher import Teacher, TeacherNormalization, as_normalizer
+from sb3_distill.common.teacher import DEFAULT_Q_TEMPERATURE, Teacher, TeacherNormalization, as_normalizer, make_teacher
 
 HUB_PREFIX = "hf://"
 #: File names of saved ``VecNormalize`` statistics: the RL Zoo's, then the Hub's and SB3's documentation's.
 VECNORMALIZE_FILE_NAMES = ("vecnormalize.pkl", "vec_normalize.pkl")
 
-TeacherSource = Union[Teacher, BaseAlgorithm, ActorCriticPolicy, str, os.PathLike]
+TeacherSource = Union[Teacher, BaseAlgorithm, BasePolicy, str, os.PathLike]
 
 
 def load_teacher(
@@ -39,8 +40,12 @@ def load_teacher(
     teacher_vecnormalize: TeacherNormalization = None,
     trust_pickle: bool = False,
     device: th.device | str = "auto",
+    temperature: float = DEFAULT_Q_TEMPERATURE,
 ) -> Teacher:
     """Load a frozen teacher from a model, a zip, an RL Zoo run folder or a Hub id.
+
+    The algorithm is read from the policy class (in a zip, from its metadata): actor-critic policies
+    (PPO, A2C, PPD, ...) teach with their action distribution, DQN and QR-DQN with softmax(Q / τ).
 
     :param source: an SB3 model or ``ActorCriticPolicy``, a ``Teacher``, the path of an SB3 .zip, an RL Zoo
         run folder, or ``"hf://ORG/REPO"``
@@ -51,23 +56,26 @@ def load_teacher(
         ``vec_normalize.pkl`` that belongs to it is used, and without one the teacher sees raw observations.
     :param trust_pickle: unpickle the files' objects without the allow-list (only for files you trust)
     :param device: where the teacher's network runs
+    :param temperature: τ of a DQN or QR-DQN teacher's softmax(Q / τ)
     """
     device = get_device(device)
     normalizer = as_normalizer(teacher_vecnormalize, trust_pickle)
     if isinstance(source, Teacher):
-        teacher = Teacher(source.policy, normalizer or source.obs_normalizer, source.source)
+        temperature = getattr(source, "temperature", temperature)
+        teacher = make_teacher(source.policy, normalizer or source.obs_normalizer, source.source, temperature)
     elif isinstance(source, BaseAlgorithm):
-        teacher = Teacher(source.policy, normalizer)
-    elif isinstance(source, th.nn.Module):
-        teacher = Teacher(source, normalizer)  # type: ignore[arg-type]
+        teacher = make_teacher(source.policy, normalizer, None, temperature)
+    elif isinstance(source, BasePolicy):
+        teacher = make_teacher(source, normalizer, None, temperature)
     elif isinstance(source, (str, os.PathLike)):
         zip_path, stats_path, label = _resolve_file_source(os.fspath(source), best)
+        policy = _policy_from_zip(zip_path, device, trust_pickle)
         if normalizer is None:
             normalizer = ObservationNormalizer.load(stats_path, trust_pickle) if stats_path else ObservationNormalizer.identity()
-        teacher = Teacher(_policy_from_zip(zip_path, device, trust_pickle), normalizer, source=label)
+        teacher = make_teacher(policy, normalizer, label, temperature)
     else:
         raise TypeError(
-            "The teacher must be an SB3 model, an ActorCriticPolicy, the path of an SB3 .zip, an RL Zoo run folder "
+            "The teacher must be an SB3 model or policy, the path of an SB3 .zip, an RL Zoo run folder "
             f"or 'hf://ORG/REPO'; got {type(source).__name__}."
         )
     teacher.to(device)
@@ -175,24 +183,18 @@ def _constant_zero(_: float) -> float:
     return 0.0
 
 
-def _policy_from_zip(path: str, device: th.device, trust_pickle: bool) -> ActorCriticPolicy:
+def _policy_from_zip(path: str, device: th.device, trust_pickle: bool) -> BasePolicy:
     """Rebuild only the policy of an SB3 zip, whatever algorithm saved it."""
     data, state_dict = read_model_zip(path, device, trust_pickle)
     policy_class = data["policy_class"]
-    if not (isinstance(policy_class, type) and issubclass(policy_class, ActorCriticPolicy)):
-        name = getattr(policy_class, "__name__", repr(policy_class))
-        raise ValueError(
-            f"Teacher {path!r} has policy class {name}; only actor-critic policies (PPO, A2C, PPD, ...) can teach."
-        )
+    if not (isinstance(policy_class, type) and issubclass(policy_class, BasePolicy)):
+        raise ValueError(f"Teacher {path!r} has policy class {policy_class!r}, which is not an SB3 policy.")
+    kwargs = dict(data.get("policy_kwargs") or {})
+    if "use_sde" in inspect.signature(policy_class.__init__).parameters:
+        kwargs.setdefault("use_sde", data.get("use_sde", False))
     # The weights are overwritten below; forking keeps the student's random stream untouched by the
     # teacher's initialisation, so a run is reproducible whether its teacher is an object or a file.
     with th.random.fork_rng(devices=[]):
-        policy = policy_class(
-            data["observation_space"],
-            data["action_space"],
-            _constant_zero,
-            use_sde=data.get("use_sde", False),
-            **(data.get("policy_kwargs") or {}),
-        )
+        policy = policy_class(data["observation_space"], data["action_space"], _constant_zero, **kwargs)
     policy.load_state_dict(state_dict)
     return policy.to(device)
