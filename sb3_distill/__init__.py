@@ -5,6 +5,7 @@ import os
 from sb3_distill.common.observation_normalizer import ObservationNormalizer
 from sb3_distill.common.teacher import ActorCriticTeacher, QValueTeacher, Teacher
 from sb3_distill.common.teacher_sources import load_teacher
+from sb3_distill.corruption import corrupt_teacher
 from sb3_distill.ppd import PPD, ProximalPolicyDistillation
 from sb3_distill.student_distill import StudentDistill
 from sb3_distill.teacher_distill import TeacherDistill
@@ -22,5 +23,6 @@ __all__ = [
     "Teacher",
     "TeacherDistill",
     "__version__",
+    "corrupt_teacher",
     "load_teacher",
 ]

@@ -6,12 +6,11 @@ import argparse
 import json
 import os
 
-from sb3_distill import PPD, StudentDistill, TeacherDistill, envs
+from sb3_distill import PPD, StudentDistill, TeacherDistill, envs, schedules
 from sb3_distill.cli.evaluation import Score, score
 from sb3_distill.cli.hyperparams import DISTILL_DEFAULTS, parse_params
 from sb3_distill.cli.output_dir import prepare_output_dir
-from sb3_distill.cli.train_teacher import CONFIG_FILE
-from sb3_distill.common.teacher_sources import HUB_PREFIX, load_teacher, zoo_env_id
+from sb3_distill.common.teacher_sources import load_teacher, teacher_env_id
 from sb3_distill.student_sizes import STUDENT_SIZES, policy_parameter_count, student_policy_kwargs
 from sb3_distill.teachers import DEFAULT_ENV, bundled_teacher_path
 
@@ -33,7 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="run folder (default: runs/distill/<env>-<method>-<student>-s<seed>)")
     parser.add_argument("--n-envs", type=int, default=8)
-    parser.add_argument("--lambda", dest="distill_lambda", type=float, default=1.0, help="distillation weight λ")
+    parser.add_argument(
+        "--lambda", dest="distill_lambda", default="1.0",
+        help="distillation weight λ: a number, lin:START:END:STEPS, exp:START:END:STEPS, or ratio (QDagger)",
+    )
     parser.add_argument("--kl-mode", choices=["forward", "reverse"], default="forward")
     parser.add_argument("--normalize", action="store_true", help="give the student its own VecNormalize")
     parser.add_argument("--param", nargs="*", metavar="KEY=VALUE", help="algorithm arguments, e.g. n_epochs=10")
@@ -41,45 +43,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _env_of(source: str) -> str | None:
-    """The environment a teacher was trained on, where its source says: train-teacher's config.json,
-    the RL Zoo's run folder name (``<Env>_<id>``), or the Zoo's Hub naming (``ORG/algo-Env``)."""
-    if source.startswith(HUB_PREFIX):
-        name = source.rsplit("/", 1)[-1]
-        return name.split("-", 1)[1] if "-" in name else None
-    if os.path.isdir(source):
-        return zoo_env_id(source)
-    config = os.path.join(os.path.dirname(os.path.abspath(source)), CONFIG_FILE)
-    if os.path.isfile(config):
-        with open(config) as file:
-            return json.load(file).get("env")
-    return None
-
-
 def run(args: argparse.Namespace) -> dict:
     if args.steps <= 0:
         raise ValueError(f"--steps must be positive, got {args.steps}.")
     teacher_path = args.teacher or bundled_teacher_path()
-    env_id = args.env or _env_of(teacher_path)
+    env_id = args.env or teacher_env_id(teacher_path)
     if env_id is None:
         raise ValueError(f"No --env given and none can be read from the teacher {teacher_path!r}; pass --env ENV_ID.")
+    schedules.parse(args.distill_lambda, teacher_return=1.0)  # refuse a malformed λ before any work
     teacher = load_teacher(teacher_path, best=args.best, trust_pickle=args.trust_pickle)
     student_kwargs = student_policy_kwargs(teacher.policy, args.student)
     params = {**DISTILL_DEFAULTS[args.method], **parse_params(args.param)}
     env = envs.make(env_id, args.n_envs, args.seed, normalize=args.normalize)
     out = prepare_output_dir(args.out or os.path.join("runs", "distill", f"{env_id}-{args.method}-{args.student}-s{args.seed}"))
+
+    eval_seed = args.seed + 10_000
+    teacher_score = score(teacher, envs.make(env_id, 1, eval_seed), args.eval_episodes)
+    print(f"teacher mean return over {teacher_score.episodes} episodes: {teacher_score.mean:.1f} +/- {teacher_score.std:.1f}")
+    distill_lambda = schedules.parse(args.distill_lambda, teacher_return=teacher_score.mean)
     student = METHODS[args.method](
         "MlpPolicy", env, seed=args.seed, tensorboard_log=os.path.join(out, "tb"), policy_kwargs=student_kwargs, **params
     )
-    student.set_teacher(teacher, distill_lambda=args.distill_lambda, kl_mode=args.kl_mode)
+    student.set_teacher(teacher, distill_lambda=distill_lambda, kl_mode=args.kl_mode)
     student.learn(args.steps, progress_bar=not args.no_progress, tb_log_name=args.method)
 
     student.save(os.path.join(out, "student.zip"))
     if args.normalize:
         env.save(os.path.join(out, "vecnormalize.pkl"))
 
-    eval_seed = args.seed + 10_000
-    teacher_score = score(teacher, envs.make(env_id, 1, eval_seed), args.eval_episodes)
     student_score = score(student, envs.frozen_copy(envs.make(env_id, 1, eval_seed), env), args.eval_episodes)
     teacher_params = policy_parameter_count(teacher.policy)
     student_params = policy_parameter_count(student.policy)
@@ -102,7 +93,7 @@ def run(args: argparse.Namespace) -> dict:
         "student_policy_parameters": student_params,
         "student_net_arch": student_kwargs["net_arch"],
         "params": params,
-        "distill_lambda": args.distill_lambda,
+        "distill_lambda": repr(distill_lambda),
         "kl_mode": args.kl_mode,
     }
     with open(os.path.join(out, "results.json"), "w") as file:

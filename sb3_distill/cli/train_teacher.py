@@ -12,9 +12,8 @@ from sb3_distill import envs
 from sb3_distill.cli.evaluation import score
 from sb3_distill.cli.hyperparams import TEACHER_DEFAULTS, parse_net_arch, parse_params
 from sb3_distill.cli.output_dir import prepare_output_dir
-from sb3_distill.common.teacher_sources import load_teacher
+from sb3_distill.common.teacher_sources import CONFIG_FILE, load_teacher
 
-CONFIG_FILE = "config.json"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -25,8 +25,8 @@ from sb3_distill.common.compatibility import check_teacher_fits
 from sb3_distill.common.divergences import KL_MODES, distillation_kl
 from sb3_distill.common.teacher import DEFAULT_Q_TEMPERATURE, Teacher, TeacherNormalization
 from sb3_distill.common.teacher_sources import TeacherSource, load_teacher
+from sb3_distill.schedules import DistillLambda
 
-DistillLambda = Union[float, Callable[[int], float]]
 
 #: How many observations the teacher labels in one forward pass at the end of a rollout.
 LABEL_CHUNK = 4096
@@ -94,8 +94,8 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
             or the path of a model saved with ``save()``. A ``vecnormalize.pkl`` or ``vec_normalize.pkl``
             beside a path is used as the teacher's observation statistics; a path with none beside it
             is taken to be a teacher trained on raw observations.
-        :param distill_lambda: weight λ of the distillation term: a number >= 0, or a callable that maps
-            the elapsed timesteps (``num_timesteps``) to one
+        :param distill_lambda: weight λ of the distillation term: a number >= 0, a callable that maps
+            the elapsed timesteps (``num_timesteps``) to one, or a schedule of :mod:`sb3_distill.schedules`
         :param kl_mode: ``"forward"`` for KL(teacher || student), ``"reverse"`` for KL(student || teacher)
         :param teacher_vecnormalize: the teacher's ``VecNormalize`` (or the path of its .pkl): the teacher
             then sees raw observations normalised with a frozen copy of these statistics, whatever the
@@ -123,6 +123,8 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
             )
         self.teacher = teacher
         self.teacher_source = teacher.source
+        if hasattr(distill_lambda, "bind"):  # schedules that read the model, e.g. schedules.PerformanceRatio
+            distill_lambda.bind(self)
         self.distill_lambda = distill_lambda
         self.kl_mode = kl_mode
         self._setup_teacher_labels()

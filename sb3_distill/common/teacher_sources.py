@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import inspect
+import json
 import os
 import re
 from typing import Any, Union
@@ -27,6 +28,8 @@ from sb3_distill.common.safe_loading import read_model_zip
 from sb3_distill.common.teacher import DEFAULT_Q_TEMPERATURE, Teacher, TeacherNormalization, as_normalizer, make_teacher
 
 HUB_PREFIX = "hf://"
+#: What ``sb3-distill train-teacher`` and ``corrupt`` write beside a teacher: its environment and how it was made.
+CONFIG_FILE = "config.json"
 #: File names of saved ``VecNormalize`` statistics: the RL Zoo's, then the Hub's and SB3's documentation's.
 VECNORMALIZE_FILE_NAMES = ("vecnormalize.pkl", "vec_normalize.pkl")
 
@@ -68,7 +71,7 @@ def load_teacher(
     elif isinstance(source, BasePolicy):
         teacher = make_teacher(source, normalizer, None, temperature)
     elif isinstance(source, (str, os.PathLike)):
-        zip_path, stats_path, label = _resolve_file_source(os.fspath(source), best)
+        zip_path, stats_path, label = resolve_file_source(os.fspath(source), best)
         policy = _policy_from_zip(zip_path, device, trust_pickle)
         if normalizer is None:
             normalizer = ObservationNormalizer.load(stats_path, trust_pickle) if stats_path else ObservationNormalizer.identity()
@@ -94,7 +97,7 @@ def _as_policy_space(space: spaces.Space) -> spaces.Space:
     return space
 
 
-def _resolve_file_source(source: str, best: bool) -> tuple[str, str | None, str]:
+def resolve_file_source(source: str, best: bool) -> tuple[str, str | None, str]:
     """``(zip path, statistics path or None, label)`` of a zip path, a Zoo folder or a Hub id."""
     if source.startswith(HUB_PREFIX):
         return _hub_files(source[len(HUB_PREFIX) :])
@@ -198,3 +201,18 @@ def _policy_from_zip(path: str, device: th.device, trust_pickle: bool) -> BasePo
         policy = policy_class(data["observation_space"], data["action_space"], _constant_zero, **kwargs)
     policy.load_state_dict(state_dict)
     return policy.to(device)
+
+
+def teacher_env_id(source: str) -> str | None:
+    """The environment a teacher was trained on, where its source says: train-teacher's config.json,
+    the RL Zoo's run folder name (``<Env>_<id>``), or the Zoo's Hub naming (``ORG/algo-Env``)."""
+    if source.startswith(HUB_PREFIX):
+        name = source.rsplit("/", 1)[-1]
+        return name.split("-", 1)[1] if "-" in name else None
+    if os.path.isdir(source):
+        return zoo_env_id(source)
+    config = os.path.join(os.path.dirname(os.path.abspath(source)), CONFIG_FILE)
+    if os.path.isfile(config):
+        with open(config) as file:
+            return json.load(file).get("env")
+    return None
