@@ -6,7 +6,6 @@ import json
 import math
 from collections import deque
 
-import numpy as np
 import pytest
 import torch as th
 from stable_baselines3 import PPO

@@ -32,8 +32,9 @@ def run(args: argparse.Namespace) -> dict:
     print(f"corrupted teacher written to {out}")
     if env_id is not None:
         for name, source in (("original", args.teacher), ("corrupted", out)):
-            teacher = load_teacher(source, best=args.best and name == "original", trust_pickle=args.trust_pickle)
-            result = score(teacher, envs.make(env_id, 1, args.seed + 10_000), args.eval_episodes)
+            env = envs.make(env_id, 1, args.seed + 10_000)
+            teacher = load_teacher(source, env=env, best=args.best and name == "original", trust_pickle=args.trust_pickle)
+            result = score(teacher, env, args.eval_episodes)
             config[f"{name}_mean_return"] = result.mean
             print(f"{name} teacher mean return over {result.episodes} episodes: {result.mean:.1f} +/- {result.std:.1f}")
     with open(os.path.join(os.path.dirname(os.path.abspath(out)), CONFIG_FILE), "w") as file:

@@ -51,10 +51,10 @@ def run(args: argparse.Namespace) -> dict:
     if env_id is None:
         raise ValueError(f"No --env given and none can be read from the teacher {teacher_path!r}; pass --env ENV_ID.")
     schedules.parse(args.distill_lambda, teacher_return=1.0)  # refuse a malformed λ before any work
-    teacher = load_teacher(teacher_path, best=args.best, trust_pickle=args.trust_pickle)
+    env = envs.make(env_id, args.n_envs, args.seed, normalize=args.normalize)
+    teacher = load_teacher(teacher_path, env=env, best=args.best, trust_pickle=args.trust_pickle)
     student_kwargs = student_policy_kwargs(teacher.policy, args.student)
     params = {**DISTILL_DEFAULTS[args.method], **parse_params(args.param)}
-    env = envs.make(env_id, args.n_envs, args.seed, normalize=args.normalize)
     out = prepare_output_dir(args.out or os.path.join("runs", "distill", f"{env_id}-{args.method}-{args.student}-s{args.seed}"))
 
     eval_seed = args.seed + 10_000

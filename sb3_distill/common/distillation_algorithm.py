@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Callable, Union
+from typing import Any
 
 import numpy as np
 import torch as th
