@@ -43,11 +43,12 @@ def identity_teachers(tmp_path_factory) -> dict[str, str]:
 
 
 def mean_teacher_kl(model, observations: np.ndarray) -> float:
-    """Mean KL(teacher || student) of a model on a batch of observations."""
+    """Mean KL between a model's teacher and itself (in the model's kl_mode) on a batch of observations."""
     from sb3_distill.common.action_params import action_params
+    from sb3_distill.common.divergences import distillation_kl
 
     teacher = model.teacher
     teacher_params, _ = teacher.label(observations)
     with th.no_grad():
         student_params = action_params(model.policy.get_distribution(model.policy.obs_to_tensor(observations)[0]))
-    return float(model._teacher_kl(teacher_params, student_params).mean())
+    return float(distillation_kl(teacher_params, student_params, model._action_param_spec, model.kl_mode).mean())

@@ -23,6 +23,7 @@ from sb3_distill.common.action_params import ActionParamSpec, most_probable_acti
 from sb3_distill.common.buffers import DistillationDictRolloutBuffer, DistillationRolloutBuffer
 from sb3_distill.common.compatibility import check_teacher_fits
 from sb3_distill.common.divergences import KL_MODES, distillation_kl
+from sb3_distill.common.losses import DISTRIBUTION_LOSSES, check_jsd_beta, distillation_loss
 from sb3_distill.common.teacher import DEFAULT_Q_TEMPERATURE, Teacher, TeacherNormalization
 from sb3_distill.common.teacher_sources import TeacherSource, load_teacher
 from sb3_distill.schedules import DistillLambda
@@ -60,12 +61,15 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
         distill_lambda: DistillLambda,
         kl_mode: str,
         teacher_vecnormalize: TeacherNormalization,
+        distill_loss: str | None = None,
+        jsd_beta: float = 0.5,
     ) -> None:
         """Record the distillation settings; called by subclasses' ``__init__`` before ``_setup_model``."""
         self.teacher = None
         self.teacher_source: str | None = None
         self.distill_lambda = self._checked_lambda(distill_lambda)
-        self.kl_mode = self._checked_kl_mode(kl_mode)
+        self.kl_mode, self.distill_loss = self._checked_loss(kl_mode, distill_loss)
+        self.jsd_beta = check_jsd_beta(jsd_beta)
         self._pending_teacher = (teacher, teacher_vecnormalize)
 
     def _finish_init(self, init_setup_model: bool) -> None:
@@ -75,7 +79,9 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
         if teacher is not None:
             if not init_setup_model:
                 raise ValueError("A teacher given to the constructor needs _init_setup_model=True; call set_teacher later.")
-            self.set_teacher(teacher, self.distill_lambda, self.kl_mode, teacher_vecnormalize)
+            self.set_teacher(
+                teacher, self.distill_lambda, self.kl_mode, teacher_vecnormalize, distill_loss=self.distill_loss, jsd_beta=self.jsd_beta
+            )
 
     # ------------------------------------------------------------------ teacher
 
@@ -87,6 +93,8 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
         teacher_vecnormalize: TeacherNormalization = None,
         trust_pickle: bool = False,
         temperature: float = DEFAULT_Q_TEMPERATURE,
+        distill_loss: str | None = None,
+        jsd_beta: float = 0.5,
     ) -> None:
         """Specify or replace the teacher to distil from.
 
@@ -104,8 +112,12 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
         :param trust_pickle: read the teacher's files without the allow-list of safe types (see
             :func:`sb3_distill.load_teacher`); only for files you trust
         :param temperature: τ of a DQN or QR-DQN teacher, whose policy is softmax(Q / τ)
+        :param distill_loss: ``"forward_kl"``, ``"reverse_kl"``, ``"jsd"`` or ``"nll"`` (see
+            :mod:`sb3_distill.common.losses`); not given: the KL that ``kl_mode`` names
+        :param jsd_beta: β of the generalised Jensen-Shannon divergence, in [0, 1]
         """
-        kl_mode = self._checked_kl_mode(kl_mode)
+        kl_mode, distill_loss = self._checked_loss(kl_mode, distill_loss)
+        jsd_beta = check_jsd_beta(jsd_beta)
         distill_lambda = self._checked_lambda(distill_lambda)
         teacher = load_teacher(
             teacher_model,
@@ -126,14 +138,24 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
         if hasattr(distill_lambda, "bind"):  # schedules that read the model, e.g. schedules.PerformanceRatio
             distill_lambda.bind(self)
         self.distill_lambda = distill_lambda
-        self.kl_mode = kl_mode
+        self.kl_mode, self.distill_loss, self.jsd_beta = kl_mode, distill_loss, jsd_beta
         self._setup_teacher_labels()
 
     @staticmethod
-    def _checked_kl_mode(kl_mode: str) -> str:
+    def _checked_loss(kl_mode: str, distill_loss: str | None) -> tuple[str, str]:
+        """``(kl_mode, distill_loss)``, consistent: ``kl_mode`` names the KL when no other loss is given."""
         if kl_mode not in KL_MODES:
             raise ValueError(f"kl_mode must be 'forward' or 'reverse', got {kl_mode!r}.")
-        return kl_mode
+        if distill_loss is None:
+            return kl_mode, f"{kl_mode}_kl"
+        if distill_loss not in DISTRIBUTION_LOSSES:
+            raise ValueError(f"distill_loss must be one of {DISTRIBUTION_LOSSES}, got {distill_loss!r}.")
+        if distill_loss.endswith("_kl"):
+            implied = distill_loss[: -len("_kl")]
+            if kl_mode != "forward" and kl_mode != implied:
+                raise ValueError(f"kl_mode={kl_mode!r} contradicts distill_loss={distill_loss!r}; give only one of them.")
+            return implied, distill_loss
+        return kl_mode, distill_loss
 
     @staticmethod
     def _checked_lambda(distill_lambda: DistillLambda) -> DistillLambda:
@@ -343,9 +365,16 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
 
     # ------------------------------------------------------------------ loss pieces and logging
 
-    def _teacher_kl(self, teacher_params: th.Tensor, student_params: th.Tensor) -> th.Tensor:
-        """The unweighted KL between teacher and student at each state, ``[batch]``."""
-        return distillation_kl(teacher_params, student_params, self._action_param_spec, self.kl_mode)
+    def _divergence(self, teacher_params: th.Tensor, student_params: th.Tensor) -> th.Tensor:
+        """The unweighted distillation loss (``distill_loss``) between teacher and student at each state, ``[batch]``."""
+        return distillation_loss(self.distill_loss, teacher_params, student_params, self._action_param_spec, self.jsd_beta)
+
+    def _mean_kl(self, divergence: th.Tensor, teacher_params: th.Tensor, student_params: th.Tensor) -> th.Tensor:
+        """The mean KL for ``train/teacher_kl``: the divergence itself when it is a KL, else the forward KL."""
+        with th.no_grad():
+            if self.distill_loss.endswith("_kl"):
+                return divergence.detach().mean()
+            return distillation_kl(teacher_params, student_params, self._action_param_spec, "forward").mean()
 
     def _action_agreement(self, teacher_params: th.Tensor, student_params: th.Tensor) -> th.Tensor | None:
         """Fraction of states where the most probable actions agree on every sub-action (discrete only)."""

@@ -39,6 +39,8 @@ class ProximalPolicyDistillation(DistillationAlgorithm, PPO):
     :param distill_lambda: λ, a number >= 0 or a callable of the elapsed timesteps
     :param kl_mode: ``"forward"`` (KL(teacher || student), the paper's) or ``"reverse"``
     :param teacher_vecnormalize: the teacher's observation statistics (``VecNormalize`` or .pkl path)
+    :param distill_loss: ``"forward_kl"`` (default), ``"reverse_kl"``, ``"jsd"`` or ``"nll"``
+    :param jsd_beta: β of the generalised Jensen-Shannon divergence
     """
 
     def __init__(
@@ -73,8 +75,10 @@ class ProximalPolicyDistillation(DistillationAlgorithm, PPO):
         distill_lambda: DistillLambda = 1.0,
         kl_mode: str = "forward",
         teacher_vecnormalize: TeacherNormalization = None,
+        distill_loss: str | None = None,
+        jsd_beta: float = 0.5,
     ):
-        self._init_distillation(teacher, distill_lambda, kl_mode, teacher_vecnormalize)
+        self._init_distillation(teacher, distill_lambda, kl_mode, teacher_vecnormalize, distill_loss, jsd_beta)
         super().__init__(
             policy,
             env,
@@ -155,10 +159,10 @@ class ProximalPolicyDistillation(DistillationAlgorithm, PPO):
                 else:
                     entropy_loss = -th.mean(entropy)
 
-                # Distillation term: max(ratio, 1 - ε) * KL. Both factors are >= 0, so this equals
-                # max(ratio * KL, clip(ratio, 1 - ε, 1 + ε) * KL); the ratio is not detached.
-                kl = self._teacher_kl(rollout_data.teacher_params, student_params)
-                distillation_loss = (th.clamp(ratio, min=1 - clip_range) * kl).mean()
+                # Distillation term: max(ratio, 1 - ε) * KL (or the chosen divergence). Both factors are >= 0,
+                # so this equals max(ratio * KL, clip(ratio, 1 - ε, 1 + ε) * KL); the ratio is not detached.
+                divergence = self._divergence(rollout_data.teacher_params, student_params)
+                distillation_loss = (th.clamp(ratio, min=1 - clip_range) * divergence).mean()
 
                 loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss + lambda_ * distillation_loss
 
@@ -174,7 +178,7 @@ class ProximalPolicyDistillation(DistillationAlgorithm, PPO):
                     entropy_losses.append(entropy_loss.detach())
                     distillation_losses.append(distillation_loss.detach())
                 if epoch == 0:  # every state once, under the policy that collected it
-                    teacher_kls.append(kl.detach().mean())
+                    teacher_kls.append(self._mean_kl(divergence, rollout_data.teacher_params, student_params))
                     agreement = self._action_agreement(rollout_data.teacher_params, student_params)
                     if agreement is not None:
                         agreements.append(agreement)

@@ -25,6 +25,8 @@ class StudentDistill(DistillationAlgorithm):
 
         L = λ * mean KL(π_teacher || π_θ) + c_v * mean (V_θ(s) - V_teacher(s))^2 - c_e * mean H(π_θ)
 
+    (with ``distill_loss``, the KL can be replaced by another divergence).
+
     The environment's rewards are not used: the critic is distilled from the teacher's value function,
     so that the student can later continue actor-critic training. The rollout is used once, then discarded.
 
@@ -52,6 +54,8 @@ class StudentDistill(DistillationAlgorithm):
     :param distill_lambda: λ, a number >= 0 or a callable of the elapsed timesteps
     :param kl_mode: ``"forward"`` or ``"reverse"``
     :param teacher_vecnormalize: the teacher's observation statistics (``VecNormalize`` or .pkl path)
+    :param distill_loss: ``"forward_kl"`` (default), ``"reverse_kl"``, ``"jsd"`` or ``"nll"``
+    :param jsd_beta: β of the generalised Jensen-Shannon divergence
     """
 
     needs_teacher_values = True
@@ -88,8 +92,10 @@ class StudentDistill(DistillationAlgorithm):
         distill_lambda: DistillLambda = 1.0,
         kl_mode: str = "forward",
         teacher_vecnormalize: TeacherNormalization = None,
+        distill_loss: str | None = None,
+        jsd_beta: float = 0.5,
     ):
-        self._init_distillation(teacher, distill_lambda, kl_mode, teacher_vecnormalize)
+        self._init_distillation(teacher, distill_lambda, kl_mode, teacher_vecnormalize, distill_loss, jsd_beta)
         super().__init__(
             policy,
             env,
@@ -129,8 +135,8 @@ class StudentDistill(DistillationAlgorithm):
                 entropy = -distribution.log_prob(rollout_data.actions)
             entropy_loss = -th.mean(entropy)
 
-            kl = self._teacher_kl(rollout_data.teacher_params, student_params)
-            distillation_loss = kl.mean()
+            divergence = self._divergence(rollout_data.teacher_params, student_params)
+            distillation_loss = divergence.mean()
             value_loss = F.mse_loss(values, rollout_data.teacher_values)
 
             loss = lambda_ * distillation_loss + self.vf_coef * value_loss + self.ent_coef * entropy_loss
@@ -151,8 +157,9 @@ class StudentDistill(DistillationAlgorithm):
         self.logger.record("train/explained_variance", explained_var)
         if hasattr(self.policy, "log_std"):
             self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
+        teacher_kl = self._mean_kl(divergence, rollout_data.teacher_params, student_params)
         self._record_distillation_logs(
-            lambda_, [distillation_loss.detach()], [distillation_loss.detach()], [agreement] if agreement is not None else []
+            lambda_, [distillation_loss.detach()], [teacher_kl], [agreement] if agreement is not None else []
         )
 
     def learn(
