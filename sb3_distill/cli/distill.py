@@ -10,6 +10,8 @@ from sb3_distill import PPD, StudentDistill, TeacherDistill, envs, schedules
 from sb3_distill.cli.evaluation import Score, score
 from sb3_distill.cli.hyperparams import DISTILL_DEFAULTS, parse_params
 from sb3_distill.cli.output_dir import prepare_output_dir
+from sb3_distill.common.losses import DISTRIBUTION_LOSSES
+from sb3_distill.common.teacher import DEFAULT_Q_TEMPERATURE
 from sb3_distill.common.teacher_sources import load_teacher, teacher_env_id
 from sb3_distill.student_sizes import STUDENT_SIZES, policy_parameter_count, student_policy_kwargs
 from sb3_distill.teachers import DEFAULT_ENV, bundled_teacher_path
@@ -37,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="distillation weight λ: a number, lin:START:END:STEPS, exp:START:END:STEPS, or ratio (QDagger)",
     )
     parser.add_argument("--kl-mode", choices=["forward", "reverse"], default="forward")
+    parser.add_argument("--distill-loss", choices=list(DISTRIBUTION_LOSSES), help="default: the KL --kl-mode names")
+    parser.add_argument("--jsd-beta", type=float, default=0.5, help="β of the generalised Jensen-Shannon divergence")
+    parser.add_argument("--temperature", type=float, default=DEFAULT_Q_TEMPERATURE, help="τ of a DQN/QR-DQN teacher")
     parser.add_argument("--normalize", action="store_true", help="give the student its own VecNormalize")
     parser.add_argument("--param", nargs="*", metavar="KEY=VALUE", help="algorithm arguments, e.g. n_epochs=10")
     parser.add_argument("--eval-episodes", type=int, default=20)
@@ -52,7 +57,7 @@ def run(args: argparse.Namespace) -> dict:
         raise ValueError(f"No --env given and none can be read from the teacher {teacher_path!r}; pass --env ENV_ID.")
     schedules.parse(args.distill_lambda, teacher_return=1.0)  # refuse a malformed λ before any work
     env = envs.make(env_id, args.n_envs, args.seed, normalize=args.normalize)
-    teacher = load_teacher(teacher_path, env=env, best=args.best, trust_pickle=args.trust_pickle)
+    teacher = load_teacher(teacher_path, env=env, best=args.best, trust_pickle=args.trust_pickle, temperature=args.temperature)
     student_kwargs = student_policy_kwargs(teacher.policy, args.student)
     params = {**DISTILL_DEFAULTS[args.method], **parse_params(args.param)}
     out = prepare_output_dir(args.out or os.path.join("runs", "distill", f"{env_id}-{args.method}-{args.student}-s{args.seed}"))
@@ -64,7 +69,9 @@ def run(args: argparse.Namespace) -> dict:
     student = METHODS[args.method](
         "MlpPolicy", env, seed=args.seed, tensorboard_log=os.path.join(out, "tb"), policy_kwargs=student_kwargs, **params
     )
-    student.set_teacher(teacher, distill_lambda=distill_lambda, kl_mode=args.kl_mode)
+    student.set_teacher(
+        teacher, distill_lambda=distill_lambda, kl_mode=args.kl_mode, distill_loss=args.distill_loss, jsd_beta=args.jsd_beta
+    )
     student.learn(args.steps, progress_bar=not args.no_progress, tb_log_name=args.method)
 
     student.save(os.path.join(out, "student.zip"))
@@ -94,7 +101,8 @@ def run(args: argparse.Namespace) -> dict:
         "student_net_arch": student_kwargs["net_arch"],
         "params": params,
         "distill_lambda": repr(distill_lambda),
-        "kl_mode": args.kl_mode,
+        "kl_mode": student.kl_mode,
+        "distill_loss": student.distill_loss,
     }
     with open(os.path.join(out, "results.json"), "w") as file:
         json.dump(results, file, indent=2)
