@@ -22,7 +22,11 @@ def add_gaussian_noise(tensors: Iterable[th.Tensor], sigma: float, seed: int | N
     """Add N(0, σ²) noise, in place, to every floating-point tensor, from a generator seeded with ``seed``."""
     if not (isinstance(sigma, (int, float)) and sigma >= 0):
         raise ValueError(f"sigma must be a number >= 0, got {sigma!r}.")
-    generator = th.Generator().manual_seed(seed) if seed is not None else th.Generator().manual_seed(th.seed())
+    generator = th.Generator()
+    if seed is None:
+        generator.seed()  # a fresh seed for this generator only; th.seed() would reseed the global stream
+    else:
+        generator.manual_seed(seed)
     with th.no_grad():
         for tensor in tensors:
             if tensor.is_floating_point():
