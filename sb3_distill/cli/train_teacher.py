@@ -15,7 +15,6 @@ from sb3_distill.cli.output_dir import prepare_output_dir
 from sb3_distill.common.teacher_sources import CONFIG_FILE, load_teacher
 
 
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env", required=True, help="Gymnasium environment id, e.g. CartPole-v1")
     parser.add_argument("--steps", type=int, required=True, help="environment steps of training")

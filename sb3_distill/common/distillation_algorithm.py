@@ -19,15 +19,15 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
-from sb3_distill.common.action_params import ActionParamSpec, most_probable_action
+from sb3_distill.common.action_params import GAUSSIAN, ActionParamSpec, most_probable_action
 from sb3_distill.common.buffers import DistillationDictRolloutBuffer, DistillationRolloutBuffer
 from sb3_distill.common.compatibility import check_teacher_fits
 from sb3_distill.common.divergences import KL_MODES, distillation_kl
 from sb3_distill.common.losses import DISTRIBUTION_LOSSES, check_jsd_beta, distillation_loss
+from sb3_distill.common.student_terms import StudentTerms, student_terms
 from sb3_distill.common.teacher import DEFAULT_Q_TEMPERATURE, Teacher, TeacherNormalization
 from sb3_distill.common.teacher_sources import TeacherSource, load_teacher
 from sb3_distill.schedules import DistillLambda
-
 
 #: How many observations the teacher labels in one forward pass at the end of a rollout.
 LABEL_CHUNK = 4096
@@ -365,21 +365,29 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
 
     # ------------------------------------------------------------------ loss pieces and logging
 
+    def _student_terms(self, observations: Any, actions: th.Tensor, teacher_params: th.Tensor) -> StudentTerms:
+        """The student's log-probabilities, entropy, values and divergence to the teacher on one minibatch."""
+        gaussian_kl_mode = self.kl_mode if self.distill_loss.endswith("_kl") and self._action_param_spec.family == GAUSSIAN else None
+        return student_terms(self.policy, observations, actions, teacher_params, self._divergence, gaussian_kl_mode)
+
     def _divergence(self, teacher_params: th.Tensor, student_params: th.Tensor) -> th.Tensor:
         """The unweighted distillation loss (``distill_loss``) between teacher and student at each state, ``[batch]``."""
         return distillation_loss(self.distill_loss, teacher_params, student_params, self._action_param_spec, self.jsd_beta)
 
-    def _mean_kl(self, divergence: th.Tensor, teacher_params: th.Tensor, student_params: th.Tensor) -> th.Tensor:
-        """The mean KL for ``train/teacher_kl``: the divergence itself when it is a KL, else the forward KL."""
+    def _mean_kl(self, divergence: th.Tensor, teacher_params: th.Tensor, student_params: th.Tensor | None) -> th.Tensor:
+        """The mean KL for ``train/teacher_kl``: the divergence itself when it is a KL, else the forward KL.
+
+        ``student_params`` may be ``None`` only when the divergence is a KL.
+        """
         with th.no_grad():
             if self.distill_loss.endswith("_kl"):
                 return divergence.detach().mean()
             return distillation_kl(teacher_params, student_params, self._action_param_spec, "forward").mean()
 
-    def _action_agreement(self, teacher_params: th.Tensor, student_params: th.Tensor) -> th.Tensor | None:
+    def _action_agreement(self, teacher_params: th.Tensor, student_params: th.Tensor | None) -> th.Tensor | None:
         """Fraction of states where the most probable actions agree on every sub-action (discrete only)."""
         spec = self._action_param_spec
-        if not spec.is_discrete:
+        if not spec.is_discrete or student_params is None:
             return None
         with th.no_grad():
             same = most_probable_action(teacher_params, spec) == most_probable_action(student_params, spec)

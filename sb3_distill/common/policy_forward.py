@@ -16,6 +16,12 @@ def distribution_and_values(policy: ActorCriticPolicy, obs: PyTorchObs) -> tuple
 
     :return: the action distribution and the values, shape ``[batch]``
     """
+    latent_pi, values = actor_latent_and_values(policy, obs)
+    return policy._get_action_dist_from_latent(latent_pi), values
+
+
+def actor_latent_and_values(policy: ActorCriticPolicy, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor]:
+    """The actor's latent features (the input of ``action_net``) and the values, shape ``[batch]``."""
     features = policy.extract_features(obs)
     if policy.share_features_extractor:
         latent_pi, latent_vf = policy.mlp_extractor(features)
@@ -23,4 +29,4 @@ def distribution_and_values(policy: ActorCriticPolicy, obs: PyTorchObs) -> tuple
         pi_features, vf_features = features
         latent_pi = policy.mlp_extractor.forward_actor(pi_features)
         latent_vf = policy.mlp_extractor.forward_critic(vf_features)
-    return policy._get_action_dist_from_latent(latent_pi), policy.value_net(latent_vf).flatten()
+    return latent_pi, policy.value_net(latent_vf).flatten()

@@ -14,9 +14,7 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedul
 from stable_baselines3.common.utils import explained_variance
 from torch.nn import functional as F
 
-from sb3_distill.common.action_params import action_params
 from sb3_distill.common.distillation_algorithm import DistillationAlgorithm, DistillLambda, TeacherSource
-from sb3_distill.common.policy_forward import distribution_and_values
 from sb3_distill.common.teacher import TeacherNormalization
 
 SelfPPD = TypeVar("SelfPPD", bound="ProximalPolicyDistillation")
@@ -129,12 +127,9 @@ class ProximalPolicyDistillation(DistillationAlgorithm, PPO):
                 if isinstance(self.action_space, spaces.Discrete):
                     actions = rollout_data.actions.long().flatten()
 
-                # One actor pass per minibatch gives log π(a|s), entropy, V(s) and the KL's parameters.
-                distribution, values = distribution_and_values(self.policy, rollout_data.observations)
-                log_prob = distribution.log_prob(actions)
-                entropy = distribution.entropy()
-                student_params = action_params(distribution)
-
+                # One actor pass per minibatch gives log π(a|s), entropy, V(s) and the divergence to the teacher.
+                student = self._student_terms(rollout_data.observations, actions, rollout_data.teacher_params)
+                log_prob, entropy, values = student.log_prob, student.entropy, student.values
                 advantages = rollout_data.advantages
                 if self.normalize_advantage and len(advantages) > 1:
                     advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
@@ -161,8 +156,7 @@ class ProximalPolicyDistillation(DistillationAlgorithm, PPO):
 
                 # Distillation term: max(ratio, 1 - ε) * KL (or the chosen divergence). Both factors are >= 0,
                 # so this equals max(ratio * KL, clip(ratio, 1 - ε, 1 + ε) * KL); the ratio is not detached.
-                divergence = self._divergence(rollout_data.teacher_params, student_params)
-                distillation_loss = (th.clamp(ratio, min=1 - clip_range) * divergence).mean()
+                distillation_loss = (th.clamp(ratio, min=1 - clip_range) * student.divergence).mean()
 
                 loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss + lambda_ * distillation_loss
 
@@ -178,8 +172,8 @@ class ProximalPolicyDistillation(DistillationAlgorithm, PPO):
                     entropy_losses.append(entropy_loss.detach())
                     distillation_losses.append(distillation_loss.detach())
                 if epoch == 0:  # every state once, under the policy that collected it
-                    teacher_kls.append(self._mean_kl(divergence, rollout_data.teacher_params, student_params))
-                    agreement = self._action_agreement(rollout_data.teacher_params, student_params)
+                    teacher_kls.append(self._mean_kl(student.divergence, rollout_data.teacher_params, student.params))
+                    agreement = self._action_agreement(rollout_data.teacher_params, student.params)
                     if agreement is not None:
                         agreements.append(agreement)
 
