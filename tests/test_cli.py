@@ -97,3 +97,22 @@ def test_distill_from_zoo_folder_reads_env_from_folder_name(trained_teacher, tmp
     assert code == 0
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["env"] == "CartPole-v1" and results["teacher"].endswith("CartPole-v1_1/CartPole-v1.zip")
+
+
+def test_info_prints_the_papers_sizes(capsys):
+    """MuJoCo HalfCheetah: the paper's 2x256 teacher, (128, 64) smaller and 2x512 larger students."""
+    pytest.importorskip("mujoco")
+    assert main(["info", "--env", "HalfCheetah-v5"]) == 0
+    out = capsys.readouterr().out
+    assert "suite mujoco" in out and "deterministic, 50 episodes" in out
+    # policy MLP with 17 inputs, 6 actions and a 6-wide log-std
+    teacher = 17 * 256 + 256 + 256 * 256 + 256 + 256 * 6 + 6 + 6
+    larger = 17 * 512 + 512 + 512 * 512 + 512 + 512 * 6 + 6 + 6
+    assert f"{teacher:,}" in out and f"{larger:,}" in out and f"{larger / teacher:.2f}" in out
+
+
+def test_info_for_an_image_suite(capsys):
+    pytest.importorskip("minatar")
+    assert main(["info", "--env", "MinAtar/Breakout-v1", "--student", "smaller"]) == 0
+    out = capsys.readouterr().out
+    assert "suite minatar" in out and "MinAtarCNN" in out and "0.25" in out

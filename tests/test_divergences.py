@@ -13,7 +13,8 @@ from stable_baselines3.common.distributions import (
     MultiCategoricalDistribution,
     StateDependentNoiseDistribution,
 )
-from torch.distributions import Bernoulli, Categorical, Normal, kl_divergence as torch_kl
+from torch.distributions import Bernoulli, Categorical, Normal
+from torch.distributions import kl_divergence as torch_kl
 
 from sb3_distill.common.action_params import ActionParamSpec, action_params, most_probable_action
 from sb3_distill.common.divergences import distillation_kl, kl_divergence

@@ -9,7 +9,7 @@ from stable_baselines3 import DQN
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.envs import IdentityEnv
 
-from sb3_distill import QValueTeacher, load_teacher
+from sb3_distill import PPD, QValueTeacher, load_teacher
 from tests.conftest import ALGORITHMS, mean_teacher_kl
 
 OBSERVATIONS = np.arange(4)
@@ -70,6 +70,19 @@ def test_every_method_distils_a_dqn_teacher(dqn_identity, algorithm):
     before = mean_teacher_kl(student, OBSERVATIONS)
     student.learn(2000)
     assert mean_teacher_kl(student, OBSERVATIONS) < 0.5 * before
+
+
+@pytest.mark.parametrize("loss", ["reverse_kl", "jsd", "nll"])
+def test_dqn_teacher_with_every_distribution_loss(dqn_identity, loss):
+    from tests.test_algorithms import SMALL
+
+    _, path = dqn_identity
+    student = PPD("MlpPolicy", make_vec_env(lambda: IdentityEnv(4), n_envs=4, seed=1), seed=1,
+                  policy_kwargs={"net_arch": [32]}, **SMALL[PPD])
+    student.set_teacher(path, temperature=0.5, distill_loss=loss)
+    before = mean_teacher_kl(student, OBSERVATIONS)
+    student.learn(2000)
+    assert mean_teacher_kl(student, OBSERVATIONS) < 0.5 * before, loss
 
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, float("inf")])

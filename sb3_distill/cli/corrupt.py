@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> dict:
     print(f"corrupted teacher written to {out}")
     if env_id is not None:
         for name, source in (("original", args.teacher), ("corrupted", out)):
-            env = envs.make(env_id, 1, args.seed + 10_000)
+            env = envs.make(env_id, 1, args.seed + 10_000, normalize=False, training=False)
             teacher = load_teacher(source, env=env, best=args.best and name == "original", trust_pickle=args.trust_pickle)
             result = score(teacher, env, args.eval_episodes)
             config[f"{name}_mean_return"] = result.mean

@@ -10,7 +10,7 @@ from sb3_distill import PPD, StudentDistill, TeacherDistill, envs, schedules
 from sb3_distill.cli.evaluation import Score, score
 from sb3_distill.cli.hyperparams import DISTILL_DEFAULTS, parse_params
 from sb3_distill.cli.output_dir import prepare_output_dir
-from sb3_distill.common.losses import DISTRIBUTION_LOSSES
+from sb3_distill.common.losses import LOSSES
 from sb3_distill.common.teacher import DEFAULT_Q_TEMPERATURE
 from sb3_distill.common.teacher_sources import load_teacher, teacher_env_id
 from sb3_distill.student_sizes import STUDENT_SIZES, policy_parameter_count, student_policy_kwargs
@@ -39,7 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="distillation weight λ: a number, lin:START:END:STEPS, exp:START:END:STEPS, or ratio (QDagger)",
     )
     parser.add_argument("--kl-mode", choices=["forward", "reverse"], default="forward")
-    parser.add_argument("--distill-loss", choices=list(DISTRIBUTION_LOSSES), help="default: the KL --kl-mode names")
+    parser.add_argument(
+        "--distill-loss", choices=list(LOSSES), help="default: the KL --kl-mode names; mse for SAC, TD3, DDPG and TQC teachers"
+    )
     parser.add_argument("--jsd-beta", type=float, default=0.5, help="β of the generalised Jensen-Shannon divergence")
     parser.add_argument("--temperature", type=float, default=DEFAULT_Q_TEMPERATURE, help="τ of a DQN/QR-DQN teacher")
     parser.add_argument("--normalize", action="store_true", help="give the student its own VecNormalize")
@@ -63,7 +65,7 @@ def run(args: argparse.Namespace) -> dict:
     out = prepare_output_dir(args.out or os.path.join("runs", "distill", f"{env_id}-{args.method}-{args.student}-s{args.seed}"))
 
     eval_seed = args.seed + 10_000
-    teacher_score = score(teacher, envs.make(env_id, 1, eval_seed), args.eval_episodes)
+    teacher_score = score(teacher, envs.make(env_id, 1, eval_seed, normalize=False, training=False), args.eval_episodes)
     print(f"teacher mean return over {teacher_score.episodes} episodes: {teacher_score.mean:.1f} +/- {teacher_score.std:.1f}")
     distill_lambda = schedules.parse(args.distill_lambda, teacher_return=teacher_score.mean)
     student = METHODS[args.method](
@@ -78,7 +80,7 @@ def run(args: argparse.Namespace) -> dict:
     if args.normalize:
         env.save(os.path.join(out, "vecnormalize.pkl"))
 
-    student_score = score(student, envs.frozen_copy(envs.make(env_id, 1, eval_seed), env), args.eval_episodes)
+    student_score = score(student, envs.frozen_copy(envs.make(env_id, 1, eval_seed, normalize=False, training=False), env), args.eval_episodes)
     teacher_params = policy_parameter_count(teacher.policy)
     student_params = policy_parameter_count(student.policy)
     print(_table(args.method, args.student, teacher_score, student_score, teacher_params, student_params))

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> dict:
     if args.normalize:
         env.save(os.path.join(out, "vecnormalize.pkl"))
     teacher = load_teacher(model_path)
-    result = score(teacher, envs.make(args.env, 1, args.seed + 10_000), args.eval_episodes)
+    result = score(teacher, envs.make(args.env, 1, args.seed + 10_000, normalize=False, training=False), args.eval_episodes)
 
     config = {
         "command": args.command_line,

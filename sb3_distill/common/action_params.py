@@ -11,7 +11,9 @@ Layouts, per family:
 - ``multi_categorical``: log-probabilities of each sub-space, concatenated, ``[sum(nvec)]``;
 - ``bernoulli``: logits, ``[n]``;
 - ``gaussian``: mean then log standard deviation, ``[2 * d]`` (DiagGaussian and gSDE alike; for gSDE
-  the standard deviation is the state-dependent one, so the marginal at each state is exact).
+  the standard deviation is the state-dependent one, so the marginal at each state is exact);
+- ``deterministic``: one action in SB3's [-1, 1]-scaled units, ``[d]``: the labels of teachers
+  without an action distribution to compare (SAC, TD3, DDPG, TQC), matched by action-matching losses.
 """
 
 from __future__ import annotations
@@ -34,15 +36,16 @@ CATEGORICAL = "categorical"
 MULTI_CATEGORICAL = "multi_categorical"
 BERNOULLI = "bernoulli"
 GAUSSIAN = "gaussian"
+DETERMINISTIC = "deterministic"
 
 
 @dataclass(frozen=True)
 class ActionParamSpec:
     """Which family a flat parameter tensor belongs to and how it is laid out.
 
-    :param family: one of ``categorical``, ``multi_categorical``, ``bernoulli``, ``gaussian``
+    :param family: one of ``categorical``, ``multi_categorical``, ``bernoulli``, ``gaussian``, ``deterministic``
     :param action_dims: ``(n,)`` for categorical and bernoulli, ``nvec`` for multi_categorical,
-        ``(d,)`` for gaussian
+        ``(d,)`` for gaussian and deterministic
     """
 
     family: str
@@ -56,7 +59,7 @@ class ActionParamSpec:
 
     @property
     def is_discrete(self) -> bool:
-        return self.family != GAUSSIAN
+        return self.family not in (GAUSSIAN, DETERMINISTIC)
 
     @classmethod
     def for_action_space(cls, action_space: spaces.Space) -> ActionParamSpec:
@@ -89,6 +92,36 @@ def action_params(distribution: Distribution) -> th.Tensor:
         normal = distribution.distribution
         return th.cat([normal.loc, normal.scale.log()], dim=1)
     raise TypeError(f"Unsupported action distribution {type(distribution).__name__}")
+
+
+def unit_actions(params: th.Tensor, spec: ActionParamSpec, action_space: spaces.Box, squashed: bool) -> th.Tensor:
+    """The action a Gaussian's mean stands for (or a deterministic label), in SB3's [-1, 1]-scaled units.
+
+    A policy that squashes with tanh acts with ``tanh(mean)``, already in these units; one that does not
+    acts with its mean in the environment's units, rescaled here with the space's bounds (SB3's
+    ``scale_action``; dimensions with infinite bounds are left as they are). Gradients flow through.
+
+    :param params: flat parameters, ``[batch, spec.n_params]``
+    :param spec: their layout, ``gaussian`` or ``deterministic``
+    :param action_space: the Box both policies act in
+    :param squashed: whether the policy squashes its Gaussian with tanh
+    """
+    if spec.family == DETERMINISTIC:
+        return params
+    if spec.family != GAUSSIAN:
+        raise ValueError(f"Only continuous actions can be matched, got a {spec.family} distribution")
+    mean = params[:, : spec.action_dims[0]]
+    if squashed:
+        return th.tanh(mean)
+    low = th.as_tensor(action_space.low.ravel(), dtype=mean.dtype, device=mean.device)
+    high = th.as_tensor(action_space.high.ravel(), dtype=mean.dtype, device=mean.device)
+    bounded = th.isfinite(low) & th.isfinite(high)
+    if not bool(bounded.any()):
+        return mean
+    span = th.where(bounded, high - low, th.ones_like(low))
+    centre = th.where(bounded, (high + low) / 2, th.zeros_like(low))
+    scale = th.where(bounded, 2 / span, th.ones_like(low))
+    return (mean - centre) * scale
 
 
 def is_squashed(distribution: Distribution) -> bool:

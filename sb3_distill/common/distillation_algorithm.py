@@ -19,11 +19,18 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
-from sb3_distill.common.action_params import GAUSSIAN, ActionParamSpec, most_probable_action
+from sb3_distill.common.action_params import DETERMINISTIC, GAUSSIAN, ActionParamSpec, most_probable_action, unit_actions
 from sb3_distill.common.buffers import DistillationDictRolloutBuffer, DistillationRolloutBuffer
 from sb3_distill.common.compatibility import check_teacher_fits
 from sb3_distill.common.divergences import KL_MODES, distillation_kl
-from sb3_distill.common.losses import DISTRIBUTION_LOSSES, check_jsd_beta, distillation_loss
+from sb3_distill.common.losses import (
+    ACTION_MATCHING_LOSSES,
+    DISTRIBUTION_LOSSES,
+    LOSSES,
+    action_matching_loss,
+    check_jsd_beta,
+    distillation_loss,
+)
 from sb3_distill.common.student_terms import StudentTerms, student_terms
 from sb3_distill.common.teacher import DEFAULT_Q_TEMPERATURE, Teacher, TeacherNormalization
 from sb3_distill.common.teacher_sources import TeacherSource, load_teacher
@@ -70,17 +77,17 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
         self.distill_lambda = self._checked_lambda(distill_lambda)
         self.kl_mode, self.distill_loss = self._checked_loss(kl_mode, distill_loss)
         self.jsd_beta = check_jsd_beta(jsd_beta)
-        self._pending_teacher = (teacher, teacher_vecnormalize)
+        self._pending_teacher = (teacher, teacher_vecnormalize, distill_loss)
 
     def _finish_init(self, init_setup_model: bool) -> None:
         """Attach a teacher given to the constructor once spaces are known."""
-        teacher, teacher_vecnormalize = self._pending_teacher
+        teacher, teacher_vecnormalize, distill_loss = self._pending_teacher
         del self._pending_teacher
         if teacher is not None:
             if not init_setup_model:
                 raise ValueError("A teacher given to the constructor needs _init_setup_model=True; call set_teacher later.")
             self.set_teacher(
-                teacher, self.distill_lambda, self.kl_mode, teacher_vecnormalize, distill_loss=self.distill_loss, jsd_beta=self.jsd_beta
+                teacher, self.distill_lambda, self.kl_mode, teacher_vecnormalize, distill_loss=distill_loss, jsd_beta=self.jsd_beta
             )
 
     # ------------------------------------------------------------------ teacher
@@ -98,10 +105,10 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
     ) -> None:
         """Specify or replace the teacher to distil from.
 
-        :param teacher_model: an SB3 model (PPO, A2C, a PPD student, DQN, QR-DQN), its policy, a ``Teacher``,
-            or the path of a model saved with ``save()``. A ``vecnormalize.pkl`` or ``vec_normalize.pkl``
-            beside a path is used as the teacher's observation statistics; a path with none beside it
-            is taken to be a teacher trained on raw observations.
+        :param teacher_model: an SB3 or sb3-contrib model (PPO, A2C, a PPD student, DQN, QR-DQN, SAC, TD3,
+            DDPG, TQC), its policy, a ``Teacher``, or the path of a model saved with ``save()``. A
+            ``vecnormalize.pkl`` or ``vec_normalize.pkl`` beside a path is used as the teacher's observation
+            statistics; a path with none beside it is taken to be a teacher trained on raw observations.
         :param distill_lambda: weight λ of the distillation term: a number >= 0, a callable that maps
             the elapsed timesteps (``num_timesteps``) to one, or a schedule of :mod:`sb3_distill.schedules`
         :param kl_mode: ``"forward"`` for KL(teacher || student), ``"reverse"`` for KL(student || teacher)
@@ -112,10 +119,12 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
         :param trust_pickle: read the teacher's files without the allow-list of safe types (see
             :func:`sb3_distill.load_teacher`); only for files you trust
         :param temperature: τ of a DQN or QR-DQN teacher, whose policy is softmax(Q / τ)
-        :param distill_loss: ``"forward_kl"``, ``"reverse_kl"``, ``"jsd"`` or ``"nll"`` (see
-            :mod:`sb3_distill.common.losses`); not given: the KL that ``kl_mode`` names
+        :param distill_loss: ``"forward_kl"``, ``"reverse_kl"``, ``"jsd"``, ``"nll"``, ``"mse"`` or ``"huber"``
+            (see :mod:`sb3_distill.common.losses`); not given: the KL that ``kl_mode`` names, or ``"mse"``
+            for teachers without an action distribution (SAC, TD3, DDPG, TQC)
         :param jsd_beta: β of the generalised Jensen-Shannon divergence, in [0, 1]
         """
+        distill_loss_requested = distill_loss is not None
         kl_mode, distill_loss = self._checked_loss(kl_mode, distill_loss)
         jsd_beta = check_jsd_beta(jsd_beta)
         distill_lambda = self._checked_lambda(distill_lambda)
@@ -127,7 +136,8 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
             temperature=temperature,
         )
         check_teacher_fits(teacher.observation_space, teacher.action_space, self.observation_space, self.action_space)
-        if teacher.squash_output != bool(self.policy.squash_output):
+        distill_loss = self._loss_for_teacher(teacher, distill_loss, requested=distill_loss_requested)
+        if teacher.spec.family != DETERMINISTIC and teacher.squash_output != bool(self.policy.squash_output):
             raise ValueError(
                 f"The teacher {'squashes' if teacher.squash_output else 'does not squash'} its actions with tanh and the "
                 f"student {'does' if self.policy.squash_output else 'does not'}; their action distributions cannot be "
@@ -148,14 +158,31 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
             raise ValueError(f"kl_mode must be 'forward' or 'reverse', got {kl_mode!r}.")
         if distill_loss is None:
             return kl_mode, f"{kl_mode}_kl"
-        if distill_loss not in DISTRIBUTION_LOSSES:
-            raise ValueError(f"distill_loss must be one of {DISTRIBUTION_LOSSES}, got {distill_loss!r}.")
+        if distill_loss not in LOSSES:
+            raise ValueError(f"distill_loss must be one of {LOSSES}, got {distill_loss!r}.")
         if distill_loss.endswith("_kl"):
             implied = distill_loss[: -len("_kl")]
             if kl_mode != "forward" and kl_mode != implied:
                 raise ValueError(f"kl_mode={kl_mode!r} contradicts distill_loss={distill_loss!r}; give only one of them.")
             return implied, distill_loss
         return kl_mode, distill_loss
+
+    def _loss_for_teacher(self, teacher: Teacher, distill_loss: str, requested: bool) -> str:
+        """The loss to use with ``teacher``: ``"mse"`` by default for a deterministic one; errors for misfits."""
+        deterministic = teacher.spec.family == DETERMINISTIC
+        if deterministic and not requested:
+            distill_loss = "mse"
+        if deterministic and distill_loss not in ACTION_MATCHING_LOSSES:
+            raise ValueError(
+                f"The teacher ({teacher.kind}) has no action distribution to compare, so distill_loss={distill_loss!r} "
+                f"cannot be used; use an action-matching loss: {' or '.join(map(repr, ACTION_MATCHING_LOSSES))} (default)."
+            )
+        if distill_loss in ACTION_MATCHING_LOSSES and not isinstance(self.action_space, spaces.Box):
+            raise ValueError(
+                f"distill_loss={distill_loss!r} matches continuous actions, but the action space is {self.action_space}; "
+                f"use one of {DISTRIBUTION_LOSSES}."
+            )
+        return distill_loss
 
     @staticmethod
     def _checked_lambda(distill_lambda: DistillLambda) -> DistillLambda:
@@ -202,11 +229,14 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
             gamma=self.gamma,
             gae_lambda=self.gae_lambda,
             n_envs=self.n_envs,
-            n_teacher_params=self._action_param_spec.n_params,
+            n_teacher_params=self._teacher_label_width(),
             keep_teacher_values=self.needs_teacher_values,
             keep_teacher_observations=self._teacher_needs_raw_observations(),
             **self.rollout_buffer_kwargs,
         )
+
+    def _teacher_label_width(self) -> int:
+        return self.teacher.spec.n_params if self.teacher is not None else self._action_param_spec.n_params
 
     def _teacher_needs_raw_observations(self) -> bool:
         # The buffer holds what the student sees. The teacher needs something else only when it has its
@@ -283,6 +313,8 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
                     obs_tensor = obs_as_tensor(self._last_obs, self.device)  # type: ignore[arg-type]
                     actions_tensor, values, log_probs = self.policy(obs_tensor)
             actions = actions_tensor.cpu().numpy()
+            if self.teacher_acts and teacher.squash_output and not self.policy.squash_output:
+                actions = self.policy.unscale_action(actions)  # the teacher's [-1, 1] units -> the environment's
 
             clipped_actions = actions
             if isinstance(self.action_space, spaces.Box):
@@ -372,13 +404,24 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
 
     def _divergence(self, teacher_params: th.Tensor, student_params: th.Tensor) -> th.Tensor:
         """The unweighted distillation loss (``distill_loss``) between teacher and student at each state, ``[batch]``."""
+        if self.distill_loss in ACTION_MATCHING_LOSSES:
+            teacher = self._require_teacher()
+            assert isinstance(self.action_space, spaces.Box)
+            return action_matching_loss(
+                self.distill_loss,
+                unit_actions(teacher_params, teacher.spec, self.action_space, teacher.squash_output),
+                unit_actions(student_params, self._action_param_spec, self.action_space, bool(self.policy.squash_output)),
+            )
         return distillation_loss(self.distill_loss, teacher_params, student_params, self._action_param_spec, self.jsd_beta)
 
-    def _mean_kl(self, divergence: th.Tensor, teacher_params: th.Tensor, student_params: th.Tensor | None) -> th.Tensor:
-        """The mean KL for ``train/teacher_kl``: the divergence itself when it is a KL, else the forward KL.
+    def _mean_kl(self, divergence: th.Tensor, teacher_params: th.Tensor, student_params: th.Tensor | None) -> th.Tensor | None:
+        """The mean KL for ``train/teacher_kl``: the divergence itself when it is a KL, else the forward KL;
+        ``None`` for a teacher without an action distribution.
 
         ``student_params`` may be ``None`` only when the divergence is a KL.
         """
+        if self._require_teacher().spec.family == DETERMINISTIC:
+            return None
         with th.no_grad():
             if self.distill_loss.endswith("_kl"):
                 return divergence.detach().mean()
@@ -397,11 +440,14 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
         self,
         distill_lambda: float,
         distillation_losses: list[th.Tensor],
-        teacher_kls: list[th.Tensor],
+        teacher_kls: list[th.Tensor | None],
         agreements: list[th.Tensor],
     ) -> None:
+        """Record the distillation keys; ``train/teacher_kl`` only where the teacher has a KL to the student."""
         self.logger.record("train/distillation_loss", th.stack(distillation_losses).mean().item())
         self.logger.record("train/distillation_lambda", distill_lambda)
-        self.logger.record("train/teacher_kl", th.stack(teacher_kls).mean().item())
+        teacher_kls = [kl for kl in teacher_kls if kl is not None]
+        if teacher_kls:
+            self.logger.record("train/teacher_kl", th.stack(teacher_kls).mean().item())
         if agreements:
             self.logger.record("train/action_agreement", th.stack(agreements).mean().item())

@@ -10,6 +10,14 @@
 - ``nll``: −log π_student(a* | s) of the teacher's most probable action a* (behaviour cloning on the
   student's states, i.e. DAgger with β = 0).
 
+Action-matching losses, for continuous actions, between the student's mean action and the teacher's
+action (its deterministic action, or its mean), both in SB3's [-1, 1]-scaled units (see
+``action_params.unit_actions``); the default for teachers without an action distribution (SAC, TD3,
+DDPG, TQC):
+
+- ``mse``: the squared distance ``sum_d (a_student − a_teacher)²``;
+- ``huber``: ``sum_d huber(a_student − a_teacher)`` with δ = ``HUBER_DELTA``.
+
 All are summed over independent action dimensions, like the KLs.
 """
 
@@ -24,7 +32,10 @@ from sb3_distill.common.action_params import BERNOULLI, CATEGORICAL, GAUSSIAN, M
 from sb3_distill.common.divergences import kl_divergence
 
 DISTRIBUTION_LOSSES = ("forward_kl", "reverse_kl", "jsd", "nll")
+ACTION_MATCHING_LOSSES = ("mse", "huber")
+LOSSES = DISTRIBUTION_LOSSES + ACTION_MATCHING_LOSSES
 JSD_SAMPLES = 16
+HUBER_DELTA = 1.0
 
 
 def distillation_loss(name: str, teacher: th.Tensor, student: th.Tensor, spec: ActionParamSpec, jsd_beta: float = 0.5) -> th.Tensor:
@@ -38,6 +49,15 @@ def distillation_loss(name: str, teacher: th.Tensor, student: th.Tensor, spec: A
     if name == "nll":
         return teacher_mode_nll(teacher, student, spec)
     raise ValueError(f"distill_loss must be one of {DISTRIBUTION_LOSSES}, got {name!r}.")
+
+
+def action_matching_loss(name: str, teacher_actions: th.Tensor, student_actions: th.Tensor) -> th.Tensor:
+    """``mse`` or ``huber`` at each state, ``[batch]``, between actions in the same units ``[batch, d]``."""
+    if name == "mse":
+        return (student_actions - teacher_actions).pow(2).sum(dim=1)
+    if name == "huber":
+        return F.huber_loss(student_actions, teacher_actions, reduction="none", delta=HUBER_DELTA).sum(dim=1)
+    raise ValueError(f"An action-matching loss is one of {ACTION_MATCHING_LOSSES}, got {name!r}.")
 
 
 def check_jsd_beta(beta: float) -> float:

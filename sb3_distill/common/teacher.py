@@ -12,7 +12,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecNormalize
 
-from sb3_distill.common.action_params import ActionParamSpec, action_params
+from sb3_distill.common.action_params import DETERMINISTIC, ActionParamSpec, action_params
 from sb3_distill.common.observation_normalizer import Obs, ObservationNormalizer
 from sb3_distill.common.policy_forward import distribution_and_values
 
@@ -33,7 +33,7 @@ class Teacher:
     implementation (right when the student runs behind the teacher's frozen ``VecNormalize``).
 
     Build teachers with :func:`sb3_distill.load_teacher`, which picks the family from the policy:
-    :class:`ActorCriticTeacher` or :class:`QValueTeacher`.
+    :class:`ActorCriticTeacher`, :class:`QValueTeacher` or :class:`DeterministicActorTeacher`.
 
     :param policy: the teacher's SB3 policy; it is frozen in place
     :param obs_normalizer: what the teacher does to raw observations, or ``None``
@@ -47,7 +47,16 @@ class Teacher:
         self.policy = policy
         self.obs_normalizer = obs_normalizer
         self.source = source
-        self.spec = ActionParamSpec.for_action_space(policy.action_space)
+        self.spec = self._label_spec()
+
+    def _label_spec(self) -> ActionParamSpec:
+        """The layout of this teacher's labels."""
+        return ActionParamSpec.for_action_space(self.policy.action_space)
+
+    @property
+    def kind(self) -> str:
+        """A short name of what the teacher is, for messages: its policy class."""
+        return type(self.policy).__name__
 
     @property
     def observation_space(self) -> spaces.Space:
@@ -84,7 +93,10 @@ class Teacher:
 
     @th.no_grad()
     def act(self, obs: Obs) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
-        """Sample the teacher's actions (stochastic) and return them with its parameters and values."""
+        """Sample the teacher's actions (stochastic) and return them with its parameters and values.
+
+        Actions are in the teacher's own units: [-1, 1]-scaled when ``squash_output``, else the environment's.
+        """
         return self._act(self._obs_tensor(obs))
 
     def _label(self, obs: th.Tensor | dict[str, th.Tensor], with_values: bool) -> tuple[th.Tensor, th.Tensor | None]:
@@ -163,6 +175,41 @@ class QValueTeacher(Teacher):
         return th.distributions.Categorical(logits=log_pi).sample(), log_pi, values  # type: ignore[return-value]
 
 
+class DeterministicActorTeacher(Teacher):
+    """A SAC, TD3, DDPG or TQC teacher, taught from by action matching (``distill_loss="mse"`` or ``"huber"``).
+
+    Its labels are its deterministic action (SAC and TQC: tanh of the mean) in SB3's [-1, 1]-scaled
+    units. Its value, for value distillation, is ``Q(s, μ(s))`` averaged over its critics (and, for
+    TQC, over their quantiles). When it acts (teacher-distill), SAC and TQC sample from their
+    policy and TD3 and DDPG act deterministically, without exploration noise.
+    """
+
+    def _label_spec(self) -> ActionParamSpec:
+        return ActionParamSpec(DETERMINISTIC, (int(np.prod(self.policy.action_space.shape)),))
+
+    def reset_noise(self, n_envs: int) -> None:
+        if getattr(self.policy, "use_sde", False):
+            self.policy.reset_noise(n_envs)  # type: ignore[operator]
+
+    def q_value(self, obs: th.Tensor | dict[str, th.Tensor], actions: th.Tensor) -> th.Tensor:
+        q = self.policy.critic(obs, actions)  # type: ignore[operator]
+        if isinstance(q, th.Tensor):  # TQC: [batch, n_critics, n_quantiles]
+            return q.flatten(start_dim=1).mean(dim=1)
+        return th.cat(q, dim=1).mean(dim=1)  # SAC, TD3, DDPG: one [batch, 1] per critic
+
+    def _label(self, obs: th.Tensor | dict[str, th.Tensor], with_values: bool) -> tuple[th.Tensor, th.Tensor | None]:
+        actions = self.policy._predict(obs, deterministic=True)
+        return actions, self.q_value(obs, actions) if with_values else None
+
+    def _act(self, obs: th.Tensor | dict[str, th.Tensor]) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        labels, values = self._label(obs, with_values=True)
+        return self.policy._predict(obs, deterministic=False), labels, values  # type: ignore[return-value]
+
+
+def _is_deterministic_actor(policy: BasePolicy) -> bool:
+    return isinstance(getattr(policy, "actor", None), th.nn.Module) and isinstance(getattr(policy, "critic", None), th.nn.Module)
+
+
 def make_teacher(
     policy: BasePolicy,
     obs_normalizer: ObservationNormalizer | None = None,
@@ -170,13 +217,22 @@ def make_teacher(
     temperature: float = DEFAULT_Q_TEMPERATURE,
 ) -> Teacher:
     """The teacher family that fits ``policy``."""
+    if hasattr(policy, "lstm_actor"):
+        raise ValueError(
+            f"A {type(policy).__name__} (RecurrentPPO) cannot teach: its actions depend on an LSTM state that would "
+            "have to be carried along the student's rollouts, which sb3-distill does not do. Use a feed-forward teacher "
+            "(PPO, A2C, DQN, QR-DQN, SAC, TD3, DDPG, TQC), with frame stacking if the task needs memory."
+        )
     if isinstance(policy, ActorCriticPolicy):
         return ActorCriticTeacher(policy, obs_normalizer, source)
     if hasattr(policy, "q_net") or hasattr(policy, "quantile_net"):
         return QValueTeacher(policy, obs_normalizer, source, temperature)
+    if _is_deterministic_actor(policy):
+        return DeterministicActorTeacher(policy, obs_normalizer, source)
     raise ValueError(
-        f"A {type(policy).__name__} cannot teach yet: supported teachers are actor-critic policies (PPO, A2C, PPD, ...) "
-        "and Q-value policies (DQN, QR-DQN)."
+        f"A {type(policy).__name__} cannot teach: supported teachers are actor-critic policies (PPO, A2C, PPD, ...), "
+        "Q-value policies (DQN, QR-DQN) and actor-critic policies with a Q-function critic (SAC, TD3, DDPG, TQC). "
+        "Recurrent policies (RecurrentPPO) are not supported."
     )
 
 

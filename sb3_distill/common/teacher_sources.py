@@ -48,9 +48,10 @@ def load_teacher(
     """Load a frozen teacher from a model, a zip, an RL Zoo run folder or a Hub id.
 
     The algorithm is read from the policy class (in a zip, from its metadata): actor-critic policies
-    (PPO, A2C, PPD, ...) teach with their action distribution, DQN and QR-DQN with softmax(Q / τ).
+    (PPO, A2C, PPD, ...) teach with their action distribution, DQN and QR-DQN with softmax(Q / τ),
+    and SAC, TD3, DDPG and TQC with their deterministic action (matched by ``mse`` or ``huber``).
 
-    :param source: an SB3 model or ``ActorCriticPolicy``, a ``Teacher``, the path of an SB3 .zip, an RL Zoo
+    :param source: an SB3 model or its policy, a ``Teacher``, the path of an SB3 .zip, an RL Zoo
         run folder, or ``"hf://ORG/REPO"``
     :param env: optional environment (Gymnasium or VecEnv) whose spaces the teacher must fit
     :param best: for an RL Zoo folder, take ``best_model.zip`` instead of the final ``<Env>.zip``

@@ -54,7 +54,8 @@ class StudentDistill(DistillationAlgorithm):
     :param distill_lambda: λ, a number >= 0 or a callable of the elapsed timesteps
     :param kl_mode: ``"forward"`` or ``"reverse"``
     :param teacher_vecnormalize: the teacher's observation statistics (``VecNormalize`` or .pkl path)
-    :param distill_loss: ``"forward_kl"`` (default), ``"reverse_kl"``, ``"jsd"`` or ``"nll"``
+    :param distill_loss: ``"forward_kl"`` (default; ``"mse"`` for SAC, TD3, DDPG and TQC teachers),
+        ``"reverse_kl"``, ``"jsd"``, ``"nll"``, ``"mse"`` or ``"huber"``
     :param jsd_beta: β of the generalised Jensen-Shannon divergence
     """
 

@@ -1,0 +1,87 @@
+"""Environments of every suite behind one call, ``make(env_id, n_envs, seed)``, for the library and the CLI.
+
+Each suite (``suites.py``) decides the wrappers and normalisation the paper uses: classic control and
+Box2D as Gymnasium registers them; MuJoCo behind ``VecNormalize`` (observations and rewards); Atari
+with the paper's wrappers (``atari.py``); MinAtar with channel-first float grids (``minatar.py``);
+Procgen through envpool (``procgen.py``).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import gymnasium as gym
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+
+from sb3_distill.envs.suites import SUITES, Suite, suite_of
+
+__all__ = ["SUITES", "Suite", "frozen_copy", "make", "suite_of"]
+
+
+def make(
+    env_id: str,
+    n_envs: int = 1,
+    seed: int | None = None,
+    normalize: bool | None = None,
+    training: bool = True,
+    **env_kwargs: Any,
+) -> VecEnv:
+    """``n_envs`` copies of ``env_id``, Monitor-wrapped, with the wrappers of its suite.
+
+    :param env_id: a Gymnasium id (classic, Box2D, MuJoCo v4/v5, ``*NoFrameskip-v4``, ``MinAtar/<Game>-v1``)
+        or an envpool Procgen id (``CoinrunEasy-v0``)
+    :param n_envs: number of environments (run in one process)
+    :param seed: seed of the first copy; the others get ``seed + i``
+    :param normalize: wrap in a fresh ``VecNormalize`` with the suite's settings (MuJoCo: observations and
+        rewards; Atari, MinAtar, Procgen: rewards); ``None``: the suite's default (off for classic control)
+    :param training: training (Atari: an episode ends at the first life loss; Procgen: the 200 training
+        levels) or evaluation (full games; unseen Procgen levels)
+    :param env_kwargs: passed to ``gym.make`` (Gymnasium suites only)
+    """
+    suite = suite_of(env_id)
+    if n_envs < 1:
+        raise ValueError(f"n_envs must be >= 1, got {n_envs}.")
+    if suite.name == "atari":
+        from sb3_distill.envs.atari import make_atari
+
+        env = make_atari(env_id, n_envs, seed, training)
+    elif suite.name == "procgen":
+        from sb3_distill.envs.procgen import make_procgen
+
+        env = make_procgen(env_id, n_envs, seed, training)
+    else:
+        wrapper_class = None
+        if suite.name == "minatar":
+            from sb3_distill.envs.minatar import ChannelsFirst, register
+
+            register()
+            wrapper_class = ChannelsFirst
+        if env_id not in gym.registry:
+            raise ValueError(f"Unknown environment id {env_id!r}: it is not registered with Gymnasium.")
+        env = make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs or None, wrapper_class=wrapper_class)
+    if normalize is None:
+        normalize = suite.normalize_obs or suite.normalize_reward
+    if not normalize:
+        return env
+    if suite.name == "classic":  # an explicit request on a suite without a convention: both
+        return VecNormalize(env)
+    return VecNormalize(env, norm_obs=suite.normalize_obs, norm_reward=suite.normalize_reward)
+
+
+def frozen_copy(env: VecEnv, training_env: VecEnv) -> VecEnv:
+    """Wrap ``env`` with the observation statistics of ``training_env``'s ``VecNormalize``, frozen, rewards raw.
+
+    Evaluation must see observations normalised as in training, but must neither update the
+    statistics nor report normalised rewards.
+    """
+    if not isinstance(training_env, VecNormalize):
+        return env
+    if isinstance(env, VecNormalize):  # a fresh wrapper from make(): evaluate on the raw environment beneath
+        env = env.venv
+    evaluation = VecNormalize(env, training=False, norm_obs=training_env.norm_obs, norm_reward=False)
+    evaluation.obs_rms = copy.deepcopy(training_env.obs_rms)
+    evaluation.clip_obs = training_env.clip_obs
+    evaluation.epsilon = training_env.epsilon
+    return evaluation
