@@ -1,0 +1,86 @@
+"""A spec expanded into runs, each with its own folder under the grid's output folder.
+
+Teachers come first (trained, or taken from their source; corrupted copies made from them), then one
+distillation run per environment x teacher variant x method x student size x seed. Teacher seed i is
+distilled with student seed i, as in the paper (every teacher seed with every method and size). The
+``ppo`` baseline learns without a teacher, once per size and seed; its size is relative to the teacher.
+Folder names depend only on the run's coordinates, so a restarted grid finds the runs that finished.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from sb3_distill.bench.spec import BenchSpec, EnvSpec, TeacherVariant
+
+
+def env_slug(env_id: str) -> str:
+    """A folder name for an environment id (``MinAtar/Breakout-v1`` -> ``MinAtar-Breakout-v1``)."""
+    return env_id.replace("/", "-")
+
+
+@dataclass(frozen=True)
+class TeacherJob:
+    """Train (or fetch) the teacher of one environment and seed, or corrupt it into a variant."""
+
+    env: EnvSpec
+    seed: int
+    variant: TeacherVariant
+    folder: str
+    original_folder: str  # for a corrupted variant: the teacher it is made from
+
+    @property
+    def key(self) -> str:
+        return os.path.join("teachers", env_slug(self.env.env_id), f"s{self.seed}-{self.variant.name}")
+
+
+@dataclass(frozen=True)
+class DistillJob:
+    """One student: an environment, teacher variant, method, size and seed."""
+
+    env: EnvSpec
+    method: str
+    student: str
+    seed: int
+    variant: TeacherVariant
+    teacher_folder: str
+    folder: str
+
+    @property
+    def key(self) -> str:
+        group = "no-teacher" if self.method == "ppo" else self.variant.name
+        return os.path.join("runs", env_slug(self.env.env_id), group, f"{self.method}-{self.student}-s{self.seed}")
+
+    def params(self) -> dict[str, Any]:
+        return dict(self.env.params.get(self.method, {}))
+
+
+@dataclass(frozen=True)
+class Plan:
+    teachers: tuple[TeacherJob, ...]
+    runs: tuple[DistillJob, ...]
+
+
+def plan(spec: BenchSpec, out: str) -> Plan:
+    """Every job of ``spec``, with folders under ``out``."""
+    teachers: list[TeacherJob] = []
+    runs: list[DistillJob] = []
+    for env in spec.envs:
+        for seed in spec.seeds:
+            original = os.path.join(out, "teachers", env_slug(env.env_id), f"s{seed}-original")
+            for variant in spec.teachers:
+                folder = os.path.join(out, "teachers", env_slug(env.env_id), f"s{seed}-{variant.name}")
+                teachers.append(TeacherJob(env, seed, variant, folder, original))
+                for method in spec.methods:
+                    if method == "ppo" and variant != spec.teachers[0]:
+                        continue  # the no-teacher baseline does not depend on the teacher variant
+                    for student in spec.students:
+                        job = DistillJob(env, method, student, seed, variant, folder, "")
+                        runs.append(DistillJob(env, method, student, seed, variant, folder, os.path.join(out, job.key)))
+            if TeacherVariant() not in spec.teachers:  # corrupted variants are made from the original
+                teachers.insert(0, TeacherJob(env, seed, TeacherVariant(), original, original))
+    # originals before the corrupted copies made from them
+    teachers.sort(key=lambda job: job.variant.sigma)
+    return Plan(tuple(teachers), tuple(runs))

@@ -1,0 +1,219 @@
+"""Benchmark specs: YAML files naming environments, methods, student sizes, seeds and teacher variants.
+
+Every value is checked before anything runs, and an error names the line of the spec it comes from::
+
+    seeds: [0, 1]                       # teacher seed i is distilled with student seed i
+    methods: [ppd, student-distill, teacher-distill, ppo]   # ppo: the no-teacher baseline
+    students: [smaller, larger]
+    teachers: [original, corrupted:0.05]                   # the paper's imperfect teachers (§8.4)
+    envs:
+      CartPole-v1:
+        teacher: train                  # or a teacher SOURCE: zip, RL Zoo folder, hf://ORG/REPO
+        teacher_steps: 100000
+        distill_steps: 50000
+        eval_episodes: 20               # default: the suite's (paper §7)
+        teacher_params: {n_steps: 64}   # PPO arguments of the teacher
+        params: {ppd: {learning_rate: 0.001}}   # per-method algorithm arguments
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from sb3_distill.student_sizes import STUDENT_SIZES
+
+METHODS = ("ppd", "student-distill", "teacher-distill", "ppo")
+TOP_LEVEL_KEYS = ("seeds", "methods", "students", "teachers", "envs")
+ENV_KEYS = ("teacher", "teacher_steps", "distill_steps", "eval_episodes", "teacher_params", "params", "n_envs")
+
+
+class SpecError(ValueError):
+    """A spec that cannot run, with the file and line of the offending value."""
+
+
+@dataclass(frozen=True)
+class TeacherVariant:
+    """``original`` or ``corrupted`` with N(0, sigma²) noise on every parameter."""
+
+    sigma: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return "original" if self.sigma == 0 else f"corrupted{self.sigma:g}"
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    env_id: str
+    teacher: str  # "train" or a teacher source
+    teacher_steps: int
+    distill_steps: int
+    eval_episodes: int | None
+    n_envs: int
+    teacher_params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BenchSpec:
+    path: str
+    seeds: tuple[int, ...]
+    methods: tuple[str, ...]
+    students: tuple[str, ...]
+    teachers: tuple[TeacherVariant, ...]
+    envs: tuple[EnvSpec, ...]
+
+
+def load_spec(path: str) -> BenchSpec:
+    """Read and check a spec; raise :class:`SpecError` naming the line of the first problem."""
+    try:
+        with open(path) as file:
+            text = file.read()
+    except OSError as error:
+        raise SpecError(f"Cannot read the spec {path!r}: {error.strerror}.") from error
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as error:
+        raise SpecError(f"{path}: not valid YAML: {error}") from error
+    return _Reader(path).spec(root)
+
+
+class _Reader:
+    def __init__(self, path: str):
+        self.path = path
+
+    def error(self, node: yaml.Node, message: str) -> SpecError:
+        return SpecError(f"{self.path}, line {node.start_mark.line + 1}: {message}")
+
+    def mapping(self, node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.error(node, f"{what} must be a mapping (key: value lines).")
+        return {key.value: (key, value) for key, value in node.value}
+
+    def value(self, node: yaml.Node) -> Any:
+        return yaml.safe_load(yaml.serialize(node))
+
+    def sequence(self, node: yaml.Node, what: str) -> list[tuple[yaml.Node, Any]]:
+        if isinstance(node, yaml.SequenceNode):
+            return [(item, self.value(item)) for item in node.value]
+        return [(node, self.value(node))]  # a single value stands for a list of one
+
+    def integer(self, node: yaml.Node, what: str, minimum: int) -> int:
+        value = self.value(node)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.error(node, f"{what} must be an integer >= {minimum}, got {value!r}.")
+        return value
+
+    def spec(self, root: yaml.Node | None) -> BenchSpec:
+        if root is None:
+            raise SpecError(f"{self.path}: the spec is empty.")
+        top = self.mapping(root, "The spec")
+        for name, (key, _) in top.items():
+            if name not in TOP_LEVEL_KEYS:
+                raise self.error(key, f"unknown key {name!r}; expected one of {TOP_LEVEL_KEYS}.")
+        if "envs" not in top:
+            raise self.error(root, "the spec names no environments (an 'envs:' mapping).")
+        seeds = tuple(self.integer(node, "A seed", 0) for node, _ in self.sequence(top["seeds"][1], "seeds")) if "seeds" in top else (0,)
+        methods = self.choices(top, "methods", METHODS, default=("ppd",))
+        students = self.choices(top, "students", STUDENT_SIZES, default=("same",))
+        teachers = tuple(self.variant(node, value) for node, value in self.sequence(top["teachers"][1], "teachers")) if "teachers" in top else (TeacherVariant(),)
+        envs = tuple(self.env(key, value) for key, value in self.mapping(top["envs"][1], "envs").values())
+        if not envs:
+            raise self.error(top["envs"][1], "the spec names no environments.")
+        for name, values in (("seeds", seeds), ("methods", methods), ("students", students), ("teachers", teachers)):
+            if len(set(values)) != len(values):
+                raise self.error(top[name][1], f"{name} repeat a value: {list(values)}.")
+        return BenchSpec(self.path, seeds, methods, students, teachers, envs)
+
+    def choices(self, top: dict, name: str, allowed: tuple[str, ...], default: tuple[str, ...]) -> tuple[str, ...]:
+        if name not in top:
+            return default
+        chosen = []
+        for node, value in self.sequence(top[name][1], name):
+            if value not in allowed:
+                raise self.error(node, f"unknown {name[:-1]} {value!r}; expected one of {allowed}.")
+            chosen.append(value)
+        return tuple(chosen)
+
+    def variant(self, node: yaml.Node, value: Any) -> TeacherVariant:
+        if value == "original":
+            return TeacherVariant()
+        if isinstance(value, str) and value.startswith("corrupted:"):
+            try:
+                sigma = float(value.split(":", 1)[1])
+            except ValueError:
+                sigma = -1.0
+            if sigma > 0:
+                return TeacherVariant(sigma)
+        raise self.error(node, f"a teacher variant is 'original' or 'corrupted:SIGMA' with SIGMA > 0, got {value!r}.")
+
+    def env(self, key: yaml.Node, node: yaml.Node) -> EnvSpec:
+        from sb3_distill.envs import suite_of
+
+        env_id = key.value
+        settings = self.mapping(node, f"The settings of {env_id}") if not (isinstance(node, yaml.ScalarNode) and node.value == "") else {}
+        for name, (setting_key, _) in settings.items():
+            if name not in ENV_KEYS:
+                raise self.error(setting_key, f"unknown setting {name!r} of {env_id}; expected one of {ENV_KEYS}.")
+        _check_env_id(env_id, lambda message: self.error(key, message))
+        suite = suite_of(env_id)
+        teacher = str(self.value(settings["teacher"][1])) if "teacher" in settings else "train"
+        if teacher != "train" and not teacher.startswith("hf://") and not os.path.exists(teacher):
+            raise self.error(settings["teacher"][1], f"the teacher {teacher!r} of {env_id} does not exist; give a path, "
+                             "an RL Zoo folder, hf://ORG/REPO, or 'train'.")
+        if teacher == "train" and "teacher_steps" not in settings:
+            raise self.error(key, f"{env_id} trains its teacher ('teacher: train') but gives no teacher_steps.")
+        teacher_steps = self.integer(settings["teacher_steps"][1], "teacher_steps", 1) if "teacher_steps" in settings else 0
+        if "distill_steps" not in settings:
+            raise self.error(key, f"{env_id} gives no distill_steps (environment steps of each distillation run).")
+        distill_steps = self.integer(settings["distill_steps"][1], "distill_steps", 1)
+        eval_episodes = self.integer(settings["eval_episodes"][1], "eval_episodes", 1) if "eval_episodes" in settings else suite.eval_episodes
+        n_envs = self.integer(settings["n_envs"][1], "n_envs", 1) if "n_envs" in settings else 8
+        teacher_params = self.dictionary(settings, "teacher_params")
+        params = self.dictionary(settings, "params")
+        for method, (method_key, _) in (self.mapping(settings["params"][1], "params") if "params" in settings else {}).items():
+            if method not in METHODS:
+                raise self.error(method_key, f"params for unknown method {method!r}; expected one of {METHODS}.")
+            if not isinstance(params[method], dict):
+                raise self.error(method_key, f"params of {method} must be a mapping of algorithm arguments.")
+        return EnvSpec(env_id, teacher, teacher_steps, distill_steps, eval_episodes, n_envs, teacher_params, params)
+
+    def dictionary(self, settings: dict, name: str) -> dict:
+        if name not in settings:
+            return {}
+        value = self.value(settings[name][1])
+        if not isinstance(value, dict):
+            raise self.error(settings[name][1], f"{name} must be a mapping, got {value!r}.")
+        return value
+
+
+def _check_env_id(env_id: str, error) -> None:  # type: ignore[no-untyped-def]
+    import gymnasium as gym
+
+    from sb3_distill.envs import suite_of
+
+    suite = suite_of(env_id)
+    if suite.name == "minatar":
+        try:
+            from sb3_distill.envs.minatar import register
+
+            register()
+        except ImportError as missing:
+            raise error(str(missing)) from missing
+    if suite.name == "atari":
+        try:
+            import ale_py
+
+            gym.register_envs(ale_py)
+        except ImportError as missing:
+            raise error(f"{env_id} needs ale-py: pip install 'sb3-distill[atari]'.") from missing
+    if suite.name == "procgen":
+        return
+    if env_id not in gym.registry:
+        raise error(f"unknown environment {env_id!r}: it is not registered with Gymnasium.")
