@@ -6,6 +6,9 @@ import argparse
 import json
 import os
 
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import VecNormalize
+
 from sb3_distill import PPD, StudentDistill, TeacherDistill, envs, schedules
 from sb3_distill.cli.evaluation import Score, score
 from sb3_distill.cli.hyperparams import DISTILL_DEFAULTS, parse_params
@@ -44,13 +47,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--jsd-beta", type=float, default=0.5, help="β of the generalised Jensen-Shannon divergence")
     parser.add_argument("--temperature", type=float, default=DEFAULT_Q_TEMPERATURE, help="τ of a DQN/QR-DQN teacher")
-    parser.add_argument("--normalize", action="store_true", help="give the student its own VecNormalize")
+    parser.add_argument(
+        "--normalize",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="give the student its own VecNormalize (default: the suite's convention, e.g. on for MuJoCo)",
+    )
     parser.add_argument("--param", nargs="*", metavar="KEY=VALUE", help="algorithm arguments, e.g. n_epochs=10")
     parser.add_argument("--eval-episodes", type=int, default=20)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(args: argparse.Namespace, callback: BaseCallback | None = None) -> dict:
+    """Distil, evaluate and write the run folder; ``callback`` is passed to ``learn`` (the grid records curves with it)."""
     if args.steps <= 0:
         raise ValueError(f"--steps must be positive, got {args.steps}.")
     teacher_path = args.teacher or bundled_teacher_path()
@@ -65,22 +74,31 @@ def run(args: argparse.Namespace) -> dict:
     out = prepare_output_dir(args.out or os.path.join("runs", "distill", f"{env_id}-{args.method}-{args.student}-s{args.seed}"))
 
     eval_seed = args.seed + 10_000
-    teacher_score = score(teacher, envs.make(env_id, 1, eval_seed, normalize=False, training=False), args.eval_episodes)
+    deterministic = envs.suite_of(env_id).deterministic_eval
+    teacher_score = score(
+        teacher, envs.make(env_id, 1, eval_seed, normalize=False, training=False), args.eval_episodes, deterministic
+    )
     print(f"teacher mean return over {teacher_score.episodes} episodes: {teacher_score.mean:.1f} +/- {teacher_score.std:.1f}")
     distill_lambda = schedules.parse(args.distill_lambda, teacher_return=teacher_score.mean)
     student = METHODS[args.method](
-        "MlpPolicy", env, seed=args.seed, tensorboard_log=os.path.join(out, "tb"), policy_kwargs=student_kwargs, **params
+        envs.suite_of(env_id).policy,
+        env,
+        seed=args.seed,
+        tensorboard_log=os.path.join(out, "tb"),
+        policy_kwargs=student_kwargs,
+        **params,
     )
     student.set_teacher(
         teacher, distill_lambda=distill_lambda, kl_mode=args.kl_mode, distill_loss=args.distill_loss, jsd_beta=args.jsd_beta
     )
-    student.learn(args.steps, progress_bar=not args.no_progress, tb_log_name=args.method)
+    student.learn(args.steps, callback=callback, progress_bar=not args.no_progress, tb_log_name=args.method)
 
     student.save(os.path.join(out, "student.zip"))
-    if args.normalize:
+    if isinstance(env, VecNormalize):
         env.save(os.path.join(out, "vecnormalize.pkl"))
 
-    student_score = score(student, envs.frozen_copy(envs.make(env_id, 1, eval_seed, normalize=False, training=False), env), args.eval_episodes)
+    evaluation_env = envs.frozen_copy(envs.make(env_id, 1, eval_seed, normalize=False, training=False), env)
+    student_score = score(student, evaluation_env, args.eval_episodes, deterministic)
     teacher_params = policy_parameter_count(teacher.policy)
     student_params = policy_parameter_count(student.policy)
     print(_table(args.method, args.student, teacher_score, student_score, teacher_params, student_params))
@@ -98,6 +116,7 @@ def run(args: argparse.Namespace) -> dict:
         "student_mean_return": student_score.mean,
         "student_std_return": student_score.std,
         "eval_episodes": args.eval_episodes,
+        "eval_deterministic": deterministic,
         "teacher_policy_parameters": teacher_params,
         "student_policy_parameters": student_params,
         "student_net_arch": student_kwargs["net_arch"],

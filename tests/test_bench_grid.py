@@ -1,0 +1,79 @@
+"""The grid on a tiny spec: every run's folder, restart without redoing finished runs, failures recorded."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import pytest
+
+from sb3_distill.cli.main import main
+
+TINY = """\
+seeds: [0]
+methods: [ppd, student-distill, ppo]
+students: [smaller]
+teachers: [original, corrupted:0.05]
+envs:
+  CartPole-v1:
+    teacher: train
+    teacher_steps: 2048
+    distill_steps: 1024
+    eval_episodes: 2
+    n_envs: 2
+    params: {student-distill: {n_steps: -1}}
+"""
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("grid")
+    spec = folder / "tiny.yaml"
+    spec.write_text(TINY)
+    assert main(["bench", str(spec), "--out", str(folder / "out")]) == 0
+    return folder
+
+
+def test_every_run_has_its_results_and_curve(grid):
+    out = grid / "out"
+    for variant in ("original", "corrupted0.05"):
+        teacher = json.loads((out / "teachers" / "CartPole-v1" / f"s0-{variant}" / "done.json").read_text())
+        assert os.path.exists(teacher["teacher"])
+        ppd = json.loads((out / "runs" / "CartPole-v1" / variant / "ppd-smaller-s0" / "done.json").read_text())
+        assert ppd["steps"] == 1024 and ppd["eval_episodes"] == 2
+        assert 0 < ppd["student_policy_parameters"] < ppd["teacher_policy_parameters"]
+        with open(out / "runs" / "CartPole-v1" / variant / "ppd-smaller-s0" / "curve.csv") as file:
+            rows = list(csv.DictReader(file))
+        assert rows and int(rows[-1]["timesteps"]) == 1024
+    baseline = out / "runs" / "CartPole-v1" / "no-teacher" / "ppo-smaller-s0"
+    assert (baseline / "done.json").exists()  # once, not per teacher variant
+    assert not (out / "runs" / "CartPole-v1" / "corrupted0.05" / "ppo-smaller-s0").exists()
+
+
+def test_a_failing_run_is_recorded_and_the_grid_goes_on(grid):
+    failed = grid / "out" / "runs" / "CartPole-v1" / "original" / "student-distill-smaller-s0"
+    record = json.loads((failed / "error.json").read_text())
+    assert record["status"] == "failed" and "negative dimensions" in record["error"]  # n_steps: -1
+    assert not (failed / "done.json").exists()
+
+
+def test_restart_skips_finished_runs(grid, capsys):
+    out = grid / "out"
+    done = out / "runs" / "CartPole-v1" / "original" / "ppd-smaller-s0" / "done.json"
+    before = done.stat().st_mtime_ns
+    assert main(["bench", str(grid / "tiny.yaml"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert done.stat().st_mtime_ns == before
+    assert "[skipped] runs/CartPole-v1/original/ppd-smaller-s0" in printed
+    # 2 teachers and 3 runs kept; the 2 failed runs are tried again (and fail again)
+    assert "grid finished: 0 run, 5 already done, 2 failed" in printed
+    assert "[failed] runs/CartPole-v1/original/student-distill-smaller-s0" in printed
+
+
+def test_spec_errors_stop_before_anything_runs(tmp_path, capsys):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(TINY.replace("methods: [ppd, student-distill, ppo]", "methods: [ppd, bc]"))
+    assert main(["bench", str(spec), "--out", str(tmp_path / "out")]) == 2
+    assert "line 2: unknown method 'bc'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
