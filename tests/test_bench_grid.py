@@ -77,3 +77,22 @@ def test_spec_errors_stop_before_anything_runs(tmp_path, capsys):
     assert main(["bench", str(spec), "--out", str(tmp_path / "out")]) == 2
     assert "line 2: unknown method 'bc'" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_ray_backend_writes_the_same_layout(tmp_path, capsys):
+    """A local Ray cluster, started by the test (2 CPUs); a teacher-free spec part keeps it short."""
+    ray = pytest.importorskip("ray")
+    spec = tmp_path / "ray.yaml"
+    spec.write_text(TINY.replace("methods: [ppd, student-distill, ppo]", "methods: [ppd, ppo]")
+                    .replace("teachers: [original, corrupted:0.05]", "teachers: [original]"))
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        assert main(["bench", str(spec), "--out", str(tmp_path / "out"), "--backend", "ray"]) == 0
+    finally:
+        ray.shutdown()
+    out = tmp_path / "out" / "runs" / "CartPole-v1"
+    for run in (out / "original" / "ppd-smaller-s0", out / "no-teacher" / "ppo-smaller-s0"):
+        record = json.loads((run / "done.json").read_text())
+        assert record["status"] == "done" and record["steps"] == 1024
+        assert (run / "curve.csv").exists() and (run / "student.zip").exists()
+    assert "grid finished: 3 run, 0 already done, 0 failed" in capsys.readouterr().out
