@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import gymnasium as gym
 import numpy as np
 import pytest
 from stable_baselines3 import PPO
@@ -147,3 +148,39 @@ def test_student_without_normalization_learns_from_normalized_teacher(normalized
         returns[with_statistics], _ = evaluate_policy(student, eval_env, 20)
     assert returns[True] >= 0.8 * teacher_return, returns
     assert returns[False] < 0.8 * teacher_return, returns
+
+
+class ChannelLastImages(gym.Env):
+    """Random 36x36 RGB frames, channel-last, as Atari frames are: SB3 transposes them for its CNNs."""
+
+    observation_space = gym.spaces.Box(0, 255, (36, 36, 3), np.uint8)
+    action_space = gym.spaces.Discrete(3)
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        return self.observation_space.sample(), {}
+
+    def step(self, action):
+        return self.observation_space.sample(), 0.0, False, False, {}
+
+
+def test_channel_last_raw_observations_reach_the_teacher_transposed(tmp_path):
+    """The student runs behind VecNormalize (rewards only, as for Atari) and the teacher has its own
+    (identity) statistics, so the teacher labels raw observations; they must be transposed like SB3
+    transposes the student's, not reshaped."""
+    def env(seed):
+        vec = make_vec_env(ChannelLastImages, n_envs=2, seed=seed)
+        vec.observation_space.seed(seed)
+        return VecNormalize(vec, norm_obs=False, norm_reward=True)
+
+    teacher_env = env(0)
+    PPO("CnnPolicy", teacher_env, n_steps=8, batch_size=16, seed=0).save(tmp_path / "teacher.zip")
+    teacher_env.save(tmp_path / "vecnormalize.pkl")
+    student = PPD("CnnPolicy", env(1), n_steps=8, batch_size=16, n_epochs=1, seed=1)
+    student.set_teacher(str(tmp_path / "teacher.zip"))
+    assert student.teacher.obs_normalizer.is_identity
+    student.learn(16)
+    buffer = student.rollout_buffer
+    # with norm_obs=False the student's (transposed) observations are the raw ones
+    expected, _ = student.teacher.label(buffer.observations.reshape(-1, 3, 36, 36))
+    assert np.allclose(buffer.teacher_params.reshape(expected.shape), expected.numpy(), atol=1e-6)

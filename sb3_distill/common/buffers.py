@@ -90,9 +90,9 @@ class _TeacherLabels:
         if obs is not None and self.teacher_observations is not None:
             if isinstance(self.teacher_observations, dict):
                 for key, array in self.teacher_observations.items():
-                    array[pos] = np.asarray(obs[key]).reshape(array.shape[1:])
+                    array[pos] = _fit(obs[key], array.shape[1:])
             else:
-                self.teacher_observations[pos] = np.asarray(obs).reshape(self.teacher_observations.shape[1:])
+                self.teacher_observations[pos] = _fit(obs, self.teacher_observations.shape[1:])
         if params is not None:
             self.teacher_params[pos] = params.cpu().numpy()
         if values is not None and self.teacher_values is not None:
@@ -125,6 +125,15 @@ class _TeacherLabels:
             self.to_torch(self.teacher_params[batch_inds]),  # type: ignore[attr-defined]
             teacher_values,
         )
+
+
+def _fit(obs: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Flat and discrete observations are reshaped like SB3's buffers do; images must already match, since
+    reshaping an image of another layout would scramble its pixels silently."""
+    value = np.asarray(obs)
+    if value.shape == shape or len(shape) <= 2:
+        return value.reshape(shape)
+    raise ValueError(f"Observations for the teacher have shape {value.shape}, expected {shape}.")
 
 
 def _empty_like(observations: np.ndarray | dict[str, np.ndarray]) -> np.ndarray | dict[str, np.ndarray]:

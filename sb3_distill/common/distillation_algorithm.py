@@ -40,6 +40,16 @@ from sb3_distill.schedules import DistillLambda
 LABEL_CHUNK = 4096
 
 
+def _channels_first_if_needed(batch: np.ndarray, space: spaces.Space) -> np.ndarray:
+    """``[n, H, W, C]`` -> ``[n, C, H, W]`` when ``space`` is the channel-first form of the batch's images."""
+    shape = getattr(space, "shape", None)
+    if shape is None or len(shape) != 3 or np.ndim(batch) != 4 or tuple(batch.shape[1:]) == tuple(shape):
+        return batch
+    if tuple(batch.shape[1:]) == (shape[1], shape[2], shape[0]):
+        return np.transpose(batch, (0, 3, 1, 2))
+    return batch
+
+
 def validate_lambda_value(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"distill_lambda must be a non-negative number or a callable of the timestep, got {value!r}.")
@@ -268,8 +278,20 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
         """The observation the teacher sees at the current step."""
         teacher = self._require_teacher()
         if teacher.obs_normalizer is not None and self._vec_normalize_env is not None:
-            return self._last_original_obs
+            return self._raw_for_teacher(self._last_original_obs)
         return student_obs
+
+    def _raw_for_teacher(self, raw_obs: Any) -> Any:
+        """Raw observations in the layout the teacher's policy takes.
+
+        SB3 wraps channel-last image environments in ``VecTransposeImage`` *outside* ``VecNormalize``, so
+        the raw observations ``VecNormalize`` keeps are still channel-last while the teacher (trained
+        through the same wrapping) takes channel-first images.
+        """
+        space = self._require_teacher().observation_space
+        if isinstance(raw_obs, dict):
+            return {key: _channels_first_if_needed(value, space[key]) for key, value in raw_obs.items()}  # type: ignore[index]
+        return _channels_first_if_needed(raw_obs, space)
 
     def collect_rollouts(
         self,
@@ -323,7 +345,7 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
                 else:
                     clipped_actions = np.clip(actions, self.action_space.low, self.action_space.high)
 
-            raw_obs = self._last_original_obs if keep_raw else None
+            raw_obs = self._raw_for_teacher(self._last_original_obs) if keep_raw else None
             new_obs, rewards, dones, infos = env.step(clipped_actions)
 
             self.num_timesteps += env.num_envs
