@@ -96,3 +96,15 @@ def test_ray_backend_writes_the_same_layout(tmp_path, capsys):
         assert record["status"] == "done" and record["steps"] == 1024
         assert (run / "curve.csv").exists() and (run / "student.zip").exists()
     assert "grid finished: 3 run, 0 already done, 0 failed" in capsys.readouterr().out
+
+
+def test_report_of_the_grid(grid):
+    out = grid / "out"
+    record = json.loads((out / "runs" / "CartPole-v1" / "original" / "ppd-smaller-s0" / "done.json").read_text())
+    assert record["steps_per_second"] > 0 and record["training_seconds"] > 0
+    assert main(["report", str(out), "--reps", "100"]) == 0
+    report = (out / "report.md").read_text()
+    assert "original teachers" in report and "corrupted0.05 teachers" in report
+    fraction = record["student_mean_return"] / record["teacher_mean_return"]
+    assert f"| classic | {fraction:.2f}x [{fraction:.2f}, {fraction:.2f}] |" in report  # one run: its own fraction
+    assert (out / "figures" / "curves-classic-smaller.png").exists()

@@ -8,6 +8,7 @@ import csv
 import json
 import os
 import shutil
+import time
 import traceback
 from typing import Any
 
@@ -95,12 +96,18 @@ def _teacher_source(folder: str, env_id: str) -> str:
 
 
 class LearningCurve(BaseCallback):
-    """The mean return of the student's recent training episodes after every rollout, into ``curve.csv``."""
+    """The mean return of the student's recent training episodes after every rollout, into ``curve.csv``;
+    also the wall time of training alone (``training_seconds``), for throughput."""
 
     def __init__(self, path: str):
         super().__init__()
         self.path = path
         self.rows: list[tuple[int, float]] = []
+        self.training_seconds = float("nan")
+        self._start = 0.0
+
+    def _on_training_start(self) -> None:
+        self._start = time.perf_counter()
 
     def _on_step(self) -> bool:
         return True
@@ -111,6 +118,7 @@ class LearningCurve(BaseCallback):
             self.rows.append((self.num_timesteps, sum(info["r"] for info in episodes) / len(episodes)))
 
     def _on_training_end(self) -> None:
+        self.training_seconds = time.perf_counter() - self._start
         with open(self.path, "w", newline="") as file:
             writer = csv.writer(file)
             writer.writerow(["timesteps", "mean_return"])
@@ -130,6 +138,10 @@ def _run_distill(job: DistillJob) -> dict[str, Any]:
         argv += ["--lambda", "0"]  # PPD with λ = 0 is PPO exactly (tested): the no-teacher baseline
     if job.params():
         argv += ["--param", *_params(job.params())]
-    results = distill.run(_cli(argv), callback=LearningCurve(os.path.join(job.folder, CURVE)))
-    return {key: results[key] for key in ("teacher_mean_return", "student_mean_return", "student_policy_parameters",
-                                          "teacher_policy_parameters", "steps", "eval_episodes")}
+    curve = LearningCurve(os.path.join(job.folder, CURVE))
+    results = distill.run(_cli(argv), callback=curve)
+    kept = ("teacher_mean_return", "student_mean_return", "student_policy_parameters", "teacher_policy_parameters",
+            "steps", "eval_episodes")
+    return {"env": env.env_id, "method": job.method, "student": job.student, "seed": job.seed,
+            "variant": job.variant.name, **{key: results[key] for key in kept},
+            "training_seconds": curve.training_seconds, "steps_per_second": results["steps"] / curve.training_seconds}

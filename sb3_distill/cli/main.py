@@ -6,13 +6,14 @@ import argparse
 import shlex
 import sys
 
-from sb3_distill.cli import bench, corrupt, distill, info, train_teacher
+from sb3_distill.cli import bench, corrupt, distill, info, report, train_teacher
 
 COMMANDS = {
     "train-teacher": (train_teacher, "train a PPO teacher"),
     "distill": (distill, "distil a teacher into a student (no arguments: the bundled CartPole teacher)"),
     "corrupt": (corrupt, "write a copy of a teacher with N(0, sigma^2) noise on every parameter"),
     "bench": (bench, "run a benchmark grid from a YAML spec, locally or on a Ray cluster"),
+    "report": (report, "write report.md and PNG figures in the paper's format for a grid's output folder"),
     "info": (info, "an environment's suite, the paper's teacher network for it and the student sizes' parameter counts"),
 }
 

@@ -1,0 +1,123 @@
+"""The grid's runs, read back, and the paper's tables: Table 1 (fractions of the teacher's score,
+geometric IQM over environments x seeds with 95% bootstrap intervals) and Table 5 (per-environment means).
+
+A run's score is its student's mean evaluation return divided by its teacher's (Atari: both
+human-normalised first, as in the paper). Fractions assume returns that are positive for a competent
+teacher, as in the paper's suites; for other tasks read Table 5.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from sb3_distill.envs import suite_of
+from sb3_distill.envs.atari import human_normalized_score
+from sb3_distill.report.statistics import geometric_iqm, stratified_bootstrap_ci
+
+METHOD_ORDER = ("teacher-distill", "student-distill", "ppd", "ppo")
+SHORT = {"teacher-distill": "td", "student-distill": "sd", "ppd": "ppd", "ppo": "ppo"}
+SIZE_ORDER = ("smaller", "same", "larger")
+
+
+@dataclass(frozen=True)
+class Run:
+    folder: str
+    env: str
+    suite: str
+    method: str
+    student: str
+    seed: int
+    variant: str
+    teacher_return: float
+    student_return: float
+    steps: int
+    steps_per_second: float
+
+    @property
+    def fraction(self) -> float:
+        if self.suite == "atari":
+            return human_normalized_score(self.env, self.student_return) / human_normalized_score(self.env, self.teacher_return)
+        return self.student_return / self.teacher_return
+
+
+def read_runs(out: str) -> list[Run]:
+    """Every finished distillation run under a grid's output folder."""
+    runs = []
+    for path in sorted(glob.glob(os.path.join(out, "runs", "**", "done.json"), recursive=True)):
+        with open(path) as file:
+            record = json.load(file)
+        runs.append(Run(
+            folder=os.path.dirname(path), env=record["env"], suite=suite_of(record["env"]).name, method=record["method"],
+            student=record["student"], seed=int(record["seed"]), variant=record["variant"],
+            teacher_return=float(record["teacher_mean_return"]), student_return=float(record["student_mean_return"]),
+            steps=int(record["steps"]), steps_per_second=float(record.get("steps_per_second", float("nan"))),
+        ))
+    return runs
+
+
+def fraction_matrix(runs: list[Run]) -> np.ndarray:
+    """``[seeds, envs]`` of fractions; environments with more seeds than others are cut to the fewest."""
+    by_env: dict[str, list[float]] = defaultdict(list)
+    for run in sorted(runs, key=lambda r: (r.env, r.seed)):
+        by_env[run.env].append(run.fraction)
+    depth = min(len(values) for values in by_env.values())
+    return np.array([values[:depth] for values in by_env.values()]).T
+
+
+def _ordered(values, order):  # type: ignore[no-untyped-def]
+    return [value for value in order if value in values] + sorted(set(values) - set(order))
+
+
+def table_1(runs: list[Run], variant: str, reps: int = 2000) -> str:
+    """Markdown: one row per suite, one column per student size x method."""
+    runs = [run for run in runs if run.variant in (variant, "no-teacher")]
+    columns = [(size, method) for size in _ordered({r.student for r in runs}, SIZE_ORDER)
+               for method in _ordered({r.method for r in runs}, METHOD_ORDER)]
+    header = "| suite | " + " | ".join(f"{size} {SHORT.get(method, method)}" for size, method in columns) + " |"
+    lines = [header, "|" + " --- |" * (len(columns) + 1)]
+    for suite in sorted({run.suite for run in runs}):
+        cells = []
+        for size, method in columns:
+            chosen = [r for r in runs if r.suite == suite and r.student == size and r.method == method]
+            if not chosen:
+                cells.append("")
+                continue
+            scores = fraction_matrix(chosen)
+            low, high = stratified_bootstrap_ci(scores, geometric_iqm, reps=reps)
+            cells.append(f"{geometric_iqm(scores):.2f}x [{low:.2f}, {high:.2f}]")
+        lines.append(f"| {suite} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def table_5(runs: list[Run], variant: str) -> str:
+    """Markdown: mean evaluation return per environment (Atari: human-normalised), teacher then each column."""
+    runs = [run for run in runs if run.variant in (variant, "no-teacher")]
+    columns = [(size, method) for size in _ordered({r.student for r in runs}, SIZE_ORDER)
+               for method in _ordered({r.method for r in runs}, METHOD_ORDER)]
+    lines = ["| env | teacher | " + " | ".join(f"{size} {SHORT.get(method, method)}" for size, method in columns) + " |",
+             "|" + " --- |" * (len(columns) + 2)]
+    for env in sorted({run.env for run in runs}):
+        here = [run for run in runs if run.env == env]
+        scale = (lambda x: human_normalized_score(env, x)) if suite_of(env).name == "atari" else (lambda x: x)
+        teacher = np.mean([scale(run.teacher_return) for run in here if run.method != "ppo"] or [np.nan])
+        cells = []
+        for size, method in columns:
+            values = [scale(run.student_return) for run in here if run.student == size and run.method == method]
+            cells.append(f"{np.mean(values):.3g}" if values else "")
+        lines.append(f"| {env} | {teacher:.3g} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def throughput(runs: list[Run]) -> str:
+    """Markdown: environment steps per second of training, per method (mean over runs)."""
+    lines = ["| method | steps/s | runs |", "| --- | --- | --- |"]
+    for method in _ordered({r.method for r in runs}, METHOD_ORDER):
+        rates = [r.steps_per_second for r in runs if r.method == method and np.isfinite(r.steps_per_second)]
+        lines.append(f"| {method} | {np.mean(rates):.0f} | {len(rates)} |" if rates else f"| {method} | | 0 |")
+    return "\n".join(lines)

@@ -1,0 +1,67 @@
+"""The report on a hand-made grid folder: Table 1 and Table 5 values, steps to 90%, throughput, figures."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from sb3_distill.cli.main import main
+from sb3_distill.report.tables import read_runs
+
+# (env, method, size, seed, teacher return, student return)
+RUNS = [
+    ("CartPole-v1", "ppd", "smaller", 0, 500.0, 500.0),
+    ("CartPole-v1", "ppd", "smaller", 1, 500.0, 250.0),
+    ("Acrobot-v1", "ppd", "smaller", 0, 100.0, 100.0),  # returns need not be CartPole-like; fractions are what count
+    ("Acrobot-v1", "ppd", "smaller", 1, 100.0, 200.0),
+    ("CartPole-v1", "student-distill", "smaller", 0, 500.0, 400.0),
+    ("CartPole-v1", "student-distill", "smaller", 1, 500.0, 400.0),
+    ("PongNoFrameskip-v4", "ppd", "smaller", 0, 14.6, -3.05),  # human-normalised: teacher 1.0, student 0.5
+]
+
+
+def make_grid(out) -> None:
+    for env, method, size, seed, teacher, student in RUNS:
+        folder = out / "runs" / env.replace("/", "-") / "original" / f"{method}-{size}-s{seed}"
+        os.makedirs(folder)
+        record = {"status": "done", "env": env, "method": method, "student": size, "seed": seed, "variant": "original",
+                  "teacher_mean_return": teacher, "student_mean_return": student, "steps": 1000,
+                  "steps_per_second": 100.0 if method == "ppd" else 300.0}
+        (folder / "done.json").write_text(json.dumps(record))
+        # training returns rise linearly to the final score: 90% of the teacher at step 900 * teacher / student
+        steps = np.arange(100, 1001, 100)
+        rows = "\n".join(f"{s},{student * s / 1000}" for s in steps)
+        (folder / "curve.csv").write_text("timesteps,mean_return\n" + rows + "\n")
+
+
+def test_fractions_tables_and_figures(tmp_path, capsys):
+    make_grid(tmp_path)
+    runs = read_runs(str(tmp_path))
+    pong = next(run for run in runs if run.env == "PongNoFrameskip-v4")
+    assert pong.fraction == pytest.approx(0.5)
+    assert main(["report", str(tmp_path), "--reps", "200"]) == 0
+    report = (tmp_path / "report.md").read_text()
+    # columns in the paper's order: sd, then ppd
+    # classic, smaller sd: CartPole only, 0.8 and 0.8 -> 0.80x with a degenerate interval;
+    # classic, smaller ppd: fractions 1, 0.5, 1, 2 -> logs 0, -ln2, 0, ln2; the middle two are 0, 0 -> 1.00x
+    assert "| classic | 0.80x [0.80, 0.80] | 1.00x [" in report
+    # atari: one ppd run, fraction 0.5
+    assert "| atari |  | 0.50x [0.50, 0.50] |" in report
+    # Table 5: CartPole sd 400, ppd (500 + 250) / 2 = 375; Pong human-normalised teacher 1 and student 0.5
+    assert "| CartPole-v1 | 500 | 400 | 375 |" in report
+    assert "| PongNoFrameskip-v4 | 1 |  | 0.5 |" in report
+    # steps to 90%: CartPole s0 reaches 450 at step 900; s1 (student 250) never does; Acrobot s0 at 900, s1 at 500
+    assert "| classic | smaller | ppd | 900 | 3/4 |" in report
+    assert "| classic | smaller | student-distill | not reached | 0/2 |" in report
+    assert "| ppd | 100 | 5 |" in report and "| student-distill | 300 | 2 |" in report
+    for name in ("curves-classic-smaller.png", "curves-atari-smaller.png"):
+        assert (tmp_path / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"figures/{name}" in report
+
+
+def test_report_of_an_empty_folder_is_an_error(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    assert "No finished runs" in capsys.readouterr().err
