@@ -20,6 +20,7 @@ RUNS = [
     ("CartPole-v1", "student-distill", "smaller", 0, 500.0, 400.0),
     ("CartPole-v1", "student-distill", "smaller", 1, 500.0, 400.0),
     ("PongNoFrameskip-v4", "ppd", "smaller", 0, 14.6, -3.05),  # human-normalised: teacher 1.0, student 0.5
+    ("Pendulum-v1", "ppd", "larger", 0, -150.0, -300.0),  # negative teacher score: no fraction, Table 5 only
 ]
 
 
@@ -53,10 +54,12 @@ def test_fractions_tables_and_figures(tmp_path, capsys):
     # Table 5: CartPole sd 400, ppd (500 + 250) / 2 = 375; Pong human-normalised teacher 1 and student 0.5
     assert "| CartPole-v1 | 500 | 400 | 375 |" in report
     assert "| PongNoFrameskip-v4 | 1 |  | 0.5 |" in report
+    assert "| Pendulum-v1 | -150 |  |  |  | -300 |" in report
+    assert "n/a" in report  # the classic larger-ppd cell holds only Pendulum
     # steps to 90%: CartPole s0 reaches 450 at step 900; s1 (student 250) never does; Acrobot s0 at 900, s1 at 500
     assert "| classic | smaller | ppd | 900 | 3/4 |" in report
     assert "| classic | smaller | student-distill | not reached | 0/2 |" in report
-    assert "| ppd | 100 | 5 |" in report and "| student-distill | 300 | 2 |" in report
+    assert "| ppd | 100 | 6 |" in report and "| student-distill | 300 | 2 |" in report
     for name in ("curves-classic-smaller.png", "curves-atari-smaller.png"):
         assert (tmp_path / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"figures/{name}" in report

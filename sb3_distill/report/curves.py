@@ -27,6 +27,8 @@ def read_curve(run: Run) -> tuple[np.ndarray, np.ndarray]:
         rows = list(csv.DictReader(file))
     steps = np.array([float(row["timesteps"]) for row in rows])
     returns = np.array([float(row["mean_return"]) for row in rows])
+    if run.teacher_return <= 0:  # no meaningful fraction
+        return np.zeros(0), np.zeros(0)
     return steps, returns / run.teacher_return
 
 

@@ -41,9 +41,10 @@ class Run:
 
     @property
     def fraction(self) -> float:
-        if self.suite == "atari":
-            return human_normalized_score(self.env, self.student_return) / human_normalized_score(self.env, self.teacher_return)
-        return self.student_return / self.teacher_return
+        """Student score / teacher score; NaN when the teacher's score is not positive (no meaningful ratio)."""
+        scale = (lambda x: human_normalized_score(self.env, x)) if self.suite == "atari" else (lambda x: x)
+        teacher = scale(self.teacher_return)
+        return scale(self.student_return) / teacher if teacher > 0 else float("nan")
 
 
 def read_runs(out: str) -> list[Run]:
@@ -62,10 +63,14 @@ def read_runs(out: str) -> list[Run]:
 
 
 def fraction_matrix(runs: list[Run]) -> np.ndarray:
-    """``[seeds, envs]`` of fractions; environments with more seeds than others are cut to the fewest."""
+    """``[seeds, envs]`` of fractions; environments with more seeds than others are cut to the fewest, and
+    runs without a fraction (a teacher score <= 0) are left out."""
     by_env: dict[str, list[float]] = defaultdict(list)
     for run in sorted(runs, key=lambda r: (r.env, r.seed)):
-        by_env[run.env].append(run.fraction)
+        if np.isfinite(run.fraction):
+            by_env[run.env].append(run.fraction)
+    if not by_env:
+        return np.zeros((0, 0))
     depth = min(len(values) for values in by_env.values())
     return np.array([values[:depth] for values in by_env.values()]).T
 
@@ -89,6 +94,9 @@ def table_1(runs: list[Run], variant: str, reps: int = 2000) -> str:
                 cells.append("")
                 continue
             scores = fraction_matrix(chosen)
+            if scores.size == 0:  # no positive teacher score: see Table 5
+                cells.append("n/a")
+                continue
             low, high = stratified_bootstrap_ci(scores, geometric_iqm, reps=reps)
             cells.append(f"{geometric_iqm(scores):.2f}x [{low:.2f}, {high:.2f}]")
         lines.append(f"| {suite} | " + " | ".join(cells) + " |")
