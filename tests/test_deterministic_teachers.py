@@ -11,7 +11,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.envs import IdentityEnvBox
 
 from sb3_distill import PPD, StudentDistill, TeacherDistill, load_teacher
-from sb3_distill.common.action_params import DETERMINISTIC, GAUSSIAN, ActionParamSpec, unit_actions
+from sb3_distill.common.action_params import DETERMINISTIC, GAUSSIAN, ActionParamSpec, ActionUnits
 from sb3_distill.common.losses import action_matching_loss
 from tests.conftest import ALGORITHMS
 
@@ -66,10 +66,10 @@ def test_unit_actions_rescale_a_gaussian_mean_like_sb3():
     space = spaces.Box(low=np.array([-2.0, 0.0], dtype=np.float32), high=np.array([2.0, 10.0], dtype=np.float32))
     spec = ActionParamSpec(GAUSSIAN, (2,))
     params = th.tensor([[1.0, 7.5, 0.0, 0.0], [-2.0, 0.0, 0.0, 0.0]])
-    assert th.allclose(unit_actions(params, spec, space, squashed=False), th.tensor([[0.5, 0.5], [-1.0, -1.0]]))
-    assert th.allclose(unit_actions(params, spec, space, squashed=True), th.tanh(params[:, :2]))
+    assert th.allclose(ActionUnits(space)(params, spec, squashed=False), th.tensor([[0.5, 0.5], [-1.0, -1.0]]))
+    assert th.allclose(ActionUnits(space)(params, spec, squashed=True), th.tanh(params[:, :2]))
     unbounded = spaces.Box(low=-np.inf, high=np.inf, shape=(2,), dtype=np.float32)
-    assert th.equal(unit_actions(params, spec, unbounded, squashed=False), params[:, :2])
+    assert th.equal(ActionUnits(unbounded)(params, spec, squashed=False), params[:, :2])
 
 
 def test_action_matching_losses():

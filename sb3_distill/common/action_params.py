@@ -94,34 +94,42 @@ def action_params(distribution: Distribution) -> th.Tensor:
     raise TypeError(f"Unsupported action distribution {type(distribution).__name__}")
 
 
-def unit_actions(params: th.Tensor, spec: ActionParamSpec, action_space: spaces.Box, squashed: bool) -> th.Tensor:
-    """The action a Gaussian's mean stands for (or a deterministic label), in SB3's [-1, 1]-scaled units.
+class ActionUnits:
+    """Maps a Gaussian's mean (or a deterministic label) to the action it stands for, in SB3's [-1, 1] units.
 
     A policy that squashes with tanh acts with ``tanh(mean)``, already in these units; one that does not
-    acts with its mean in the environment's units, rescaled here with the space's bounds (SB3's
-    ``scale_action``; dimensions with infinite bounds are left as they are). Gradients flow through.
+    acts with its mean in the environment's units, rescaled with the space's bounds (SB3's
+    ``scale_action``; dimensions with infinite bounds are left as they are). The bounds are turned into
+    tensors once, here, since the mapping runs on every minibatch. Gradients flow through.
 
-    :param params: flat parameters, ``[batch, spec.n_params]``
-    :param spec: their layout, ``gaussian`` or ``deterministic``
     :param action_space: the Box both policies act in
-    :param squashed: whether the policy squashes its Gaussian with tanh
     """
-    if spec.family == DETERMINISTIC:
-        return params
-    if spec.family != GAUSSIAN:
-        raise ValueError(f"Only continuous actions can be matched, got a {spec.family} distribution")
-    mean = params[:, : spec.action_dims[0]]
-    if squashed:
-        return th.tanh(mean)
-    low = th.as_tensor(action_space.low.ravel(), dtype=mean.dtype, device=mean.device)
-    high = th.as_tensor(action_space.high.ravel(), dtype=mean.dtype, device=mean.device)
-    bounded = th.isfinite(low) & th.isfinite(high)
-    if not bool(bounded.any()):
-        return mean
-    span = th.where(bounded, high - low, th.ones_like(low))
-    centre = th.where(bounded, (high + low) / 2, th.zeros_like(low))
-    scale = th.where(bounded, 2 / span, th.ones_like(low))
-    return (mean - centre) * scale
+
+    def __init__(self, action_space: spaces.Box):
+        low = th.as_tensor(action_space.low.ravel(), dtype=th.float32)
+        high = th.as_tensor(action_space.high.ravel(), dtype=th.float32)
+        bounded = th.isfinite(low) & th.isfinite(high)
+        self.rescales = bool(bounded.any())
+        span = th.where(bounded, high - low, th.ones_like(low))
+        self.centre = th.where(bounded, (high + low) / 2, th.zeros_like(low))
+        self.scale = th.where(bounded, 2 / span, th.ones_like(low))
+
+    def __call__(self, params: th.Tensor, spec: ActionParamSpec, squashed: bool) -> th.Tensor:
+        """:param params: flat parameters, ``[batch, spec.n_params]``, of layout ``gaussian`` or ``deterministic``
+        :param squashed: whether the policy squashes its Gaussian with tanh
+        """
+        if spec.family == DETERMINISTIC:
+            return params
+        if spec.family != GAUSSIAN:
+            raise ValueError(f"Only continuous actions can be matched, got a {spec.family} distribution")
+        mean = params[:, : spec.action_dims[0]]
+        if squashed:
+            return th.tanh(mean)
+        if not self.rescales:
+            return mean
+        if self.centre.device != mean.device:
+            self.centre, self.scale = self.centre.to(mean.device), self.scale.to(mean.device)
+        return (mean - self.centre) * self.scale
 
 
 def is_squashed(distribution: Distribution) -> bool:

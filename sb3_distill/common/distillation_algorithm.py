@@ -19,7 +19,7 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
-from sb3_distill.common.action_params import DETERMINISTIC, GAUSSIAN, ActionParamSpec, most_probable_action, unit_actions
+from sb3_distill.common.action_params import DETERMINISTIC, GAUSSIAN, ActionParamSpec, ActionUnits, most_probable_action
 from sb3_distill.common.buffers import DistillationDictRolloutBuffer, DistillationRolloutBuffer
 from sb3_distill.common.compatibility import check_teacher_fits
 from sb3_distill.common.divergences import KL_MODES, distillation_kl
@@ -224,6 +224,7 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
             )
         super()._setup_model()
         self._action_param_spec = ActionParamSpec.for_action_space(self.action_space)
+        self._action_units = ActionUnits(self.action_space) if isinstance(self.action_space, spaces.Box) else None
         self._setup_teacher_labels()
 
     def _setup_teacher_labels(self) -> None:
@@ -265,7 +266,7 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
     def _excluded_save_params(self) -> list[str]:
         # The student's zip must load as a plain SB3 model: no teacher, no distillation buffer class,
         # and no λ callable that would need this package (or arbitrary code) to unpickle.
-        return [*super()._excluded_save_params(), "teacher", "distill_lambda", "_action_param_spec"]
+        return [*super()._excluded_save_params(), "teacher", "distill_lambda", "_action_param_spec", "_action_units"]
 
     # ------------------------------------------------------------------ learning
 
@@ -428,11 +429,10 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
         """The unweighted distillation loss (``distill_loss``) between teacher and student at each state, ``[batch]``."""
         if self.distill_loss in ACTION_MATCHING_LOSSES:
             teacher = self._require_teacher()
-            assert isinstance(self.action_space, spaces.Box)
             return action_matching_loss(
                 self.distill_loss,
-                unit_actions(teacher_params, teacher.spec, self.action_space, teacher.squash_output),
-                unit_actions(student_params, self._action_param_spec, self.action_space, bool(self.policy.squash_output)),
+                self._action_units(teacher_params, teacher.spec, teacher.squash_output),
+                self._action_units(student_params, self._action_param_spec, bool(self.policy.squash_output)),
             )
         return distillation_loss(self.distill_loss, teacher_params, student_params, self._action_param_spec, self.jsd_beta)
 

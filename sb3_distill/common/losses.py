@@ -12,7 +12,7 @@
 
 Action-matching losses, for continuous actions, between the student's mean action and the teacher's
 action (its deterministic action, or its mean), both in SB3's [-1, 1]-scaled units (see
-``action_params.unit_actions``); the default for teachers without an action distribution (SAC, TD3,
+``action_params.ActionUnits``); the default for teachers without an action distribution (SAC, TD3,
 DDPG, TQC):
 
 - ``mse``: the squared distance ``sum_d (a_student − a_teacher)²``;
