@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from sb3_distill.envs import check_env_id
 from sb3_distill.student_sizes import STUDENT_SIZES
 
 METHODS = ("ppd", "student-distill", "teacher-distill", "ppo")
@@ -154,15 +155,15 @@ class _Reader:
         raise self.error(node, f"a teacher variant is 'original' or 'corrupted:SIGMA' with SIGMA > 0, got {value!r}.")
 
     def env(self, key: yaml.Node, node: yaml.Node) -> EnvSpec:
-        from sb3_distill.envs import suite_of
-
         env_id = key.value
         settings = self.mapping(node, f"The settings of {env_id}") if not (isinstance(node, yaml.ScalarNode) and node.value == "") else {}
         for name, (setting_key, _) in settings.items():
             if name not in ENV_KEYS:
                 raise self.error(setting_key, f"unknown setting {name!r} of {env_id}; expected one of {ENV_KEYS}.")
-        _check_env_id(env_id, lambda message: self.error(key, message))
-        suite = suite_of(env_id)
+        try:
+            suite = check_env_id(env_id)
+        except (ValueError, ImportError) as problem:
+            raise self.error(key, str(problem)) from problem
         teacher = str(self.value(settings["teacher"][1])) if "teacher" in settings else "train"
         if teacher != "train" and not teacher.startswith("hf://") and not os.path.exists(teacher):
             raise self.error(settings["teacher"][1], f"the teacher {teacher!r} of {env_id} does not exist; give a path, "
@@ -191,29 +192,3 @@ class _Reader:
         if not isinstance(value, dict):
             raise self.error(settings[name][1], f"{name} must be a mapping, got {value!r}.")
         return value
-
-
-def _check_env_id(env_id: str, error) -> None:  # type: ignore[no-untyped-def]
-    import gymnasium as gym
-
-    from sb3_distill.envs import suite_of
-
-    suite = suite_of(env_id)
-    if suite.name == "minatar":
-        try:
-            from sb3_distill.envs.minatar import register
-
-            register()
-        except ImportError as missing:
-            raise error(str(missing)) from missing
-    if suite.name == "atari":
-        try:
-            import ale_py
-
-            gym.register_envs(ale_py)
-        except ImportError as missing:
-            raise error(f"{env_id} needs ale-py: pip install 'sb3-distill[atari]'.") from missing
-    if suite.name == "procgen":
-        return
-    if env_id not in gym.registry:
-        raise error(f"unknown environment {env_id!r}: it is not registered with Gymnasium.")

@@ -17,7 +17,27 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from sb3_distill.envs.suites import SUITES, Suite, suite_of
 
-__all__ = ["SUITES", "Suite", "frozen_copy", "make", "suite_of"]
+__all__ = ["SUITES", "Suite", "check_env_id", "frozen_copy", "make", "suite_of"]
+
+
+def check_env_id(env_id: str) -> Suite:
+    """The suite of ``env_id``, once its games are registered with Gymnasium; raise if it cannot be made.
+
+    :raises ValueError: the id is not registered
+    :raises ImportError: the suite's extra (ale-py, minatar) is not installed
+    """
+    suite = suite_of(env_id)
+    if suite.name == "atari":
+        from sb3_distill.envs.atari import register
+
+        register(env_id)
+    elif suite.name == "minatar":
+        from sb3_distill.envs.minatar import register
+
+        register()
+    if suite.name != "procgen" and env_id not in gym.registry:  # envpool ids are not Gymnasium's
+        raise ValueError(f"unknown environment {env_id!r}: it is not registered with Gymnasium.")
+    return suite
 
 
 def make(
@@ -40,7 +60,7 @@ def make(
         levels) or evaluation (full games; unseen Procgen levels)
     :param env_kwargs: passed to ``gym.make`` (Gymnasium suites only)
     """
-    suite = suite_of(env_id)
+    suite = check_env_id(env_id)
     if n_envs < 1:
         raise ValueError(f"n_envs must be >= 1, got {n_envs}.")
     if suite.name == "atari":
@@ -54,12 +74,9 @@ def make(
     else:
         wrapper_class = None
         if suite.name == "minatar":
-            from sb3_distill.envs.minatar import ChannelsFirst, register
+            from sb3_distill.envs.minatar import ChannelsFirst
 
-            register()
             wrapper_class = ChannelsFirst
-        if env_id not in gym.registry:
-            raise ValueError(f"Unknown environment id {env_id!r}: it is not registered with Gymnasium.")
         env = make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs or None, wrapper_class=wrapper_class)
     if normalize is None:
         normalize = suite.normalize_obs or suite.normalize_reward

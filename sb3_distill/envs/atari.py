@@ -40,9 +40,8 @@ def human_normalized_score(env_id: str, score: float) -> float:
     return (score - random) / (human - random)
 
 
-def make_atari(env_id: str, n_envs: int, seed: int | None, training: bool) -> VecEnv:
-    """The paper's Atari pipeline: SB3's ``AtariWrapper`` (no-op starts, frame skip 4, 84x84 grey) without
-    reward clipping, an episode end at the first life loss while training, and the last 4 frames stacked."""
+def register(env_id: str) -> None:
+    """Register ale-py's games with Gymnasium."""
     try:
         import ale_py
     except ImportError as error:
@@ -50,6 +49,12 @@ def make_atari(env_id: str, n_envs: int, seed: int | None, training: bool) -> Ve
     import gymnasium as gym
 
     gym.register_envs(ale_py)
+
+
+def make_atari(env_id: str, n_envs: int, seed: int | None, training: bool) -> VecEnv:
+    """The paper's Atari pipeline: SB3's ``AtariWrapper`` (no-op starts, frame skip 4, 84x84 grey) without
+    reward clipping, an episode end at the first life loss while training, and the last 4 frames stacked.
+    ``env_id`` must be registered (``envs.check_env_id``)."""
     env = make_atari_env(
         env_id, n_envs=n_envs, seed=seed, wrapper_kwargs={"terminal_on_life_loss": training, "clip_reward": False}
     )
