@@ -14,11 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sb3_distill.bench.spec import BenchSpec, EnvSpec, TeacherVariant
-
-
-def env_slug(env_id: str) -> str:
-    """A folder name for an environment id (``MinAtar/Breakout-v1`` -> ``MinAtar-Breakout-v1``)."""
-    return env_id.replace("/", "-")
+from sb3_distill.envs import env_slug
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any
 from stable_baselines3.common.callbacks import BaseCallback
 
 from sb3_distill.bench.plan import DistillJob, TeacherJob
+from sb3_distill.envs import env_slug
 
 DONE = "done.json"
 ERROR = "error.json"
@@ -71,11 +72,11 @@ def _run_teacher(job: TeacherJob) -> dict[str, Any]:
     env = job.env
     eval_episodes = str(env.eval_episodes)
     if job.variant.sigma > 0:
-        source = _teacher_source(job.original_folder, env.env_id)
+        source = _teacher_source(job.original_folder)
         argv = ["corrupt", "--teacher", source, "--sigma", str(job.variant.sigma), "--seed", str(job.seed),
-                "--out", os.path.join(job.folder, f"{_slug(env.env_id)}.zip"), "--env", env.env_id, "--eval-episodes", eval_episodes]
+                "--out", os.path.join(job.folder, f"{env_slug(env.env_id)}.zip"), "--env", env.env_id, "--eval-episodes", eval_episodes]
         corrupt.run(_cli(argv))
-        return {"teacher": os.path.join(job.folder, f"{_slug(env.env_id)}.zip")}
+        return {"teacher": os.path.join(job.folder, f"{env_slug(env.env_id)}.zip")}
     if env.teacher != "train":
         return {"teacher": env.teacher}
     argv = ["train-teacher", "--env", env.env_id, "--steps", str(env.teacher_steps), "--out", job.folder,
@@ -83,14 +84,10 @@ def _run_teacher(job: TeacherJob) -> dict[str, Any]:
     if env.teacher_params:
         argv += ["--param", *_params(env.teacher_params)]
     config = train_teacher.run(_cli(argv))
-    return {"teacher": os.path.join(job.folder, f"{env.env_id.replace('/', '-')}.zip"), "teacher_eval": config["eval_mean_return"]}
+    return {"teacher": os.path.join(job.folder, f"{env_slug(env.env_id)}.zip"), "teacher_eval": config["eval_mean_return"]}
 
 
-def _slug(env_id: str) -> str:
-    return env_id.replace("/", "-")
-
-
-def _teacher_source(folder: str, env_id: str) -> str:
+def _teacher_source(folder: str) -> str:
     with open(os.path.join(folder, DONE)) as file:
         return json.load(file)["teacher"]
 
@@ -129,7 +126,7 @@ def _run_distill(job: DistillJob) -> dict[str, Any]:
     from sb3_distill.cli import distill
 
     env = job.env
-    teacher = _teacher_source(job.teacher_folder, env.env_id)
+    teacher = _teacher_source(job.teacher_folder)
     method = "ppd" if job.method == "ppo" else job.method
     argv = ["distill", "--teacher", teacher, "--env", env.env_id, "--method", method, "--student", job.student,
             "--steps", str(env.distill_steps), "--seed", str(job.seed), "--out", job.folder, "--n-envs", str(env.n_envs),

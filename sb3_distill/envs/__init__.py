@@ -17,7 +17,12 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from sb3_distill.envs.suites import SUITES, Suite, suite_of
 
-__all__ = ["SUITES", "Suite", "check_env_id", "frozen_copy", "make", "suite_of"]
+__all__ = ["SUITES", "Suite", "check_env_id", "env_slug", "frozen_copy", "make", "suite_of"]
+
+
+def env_slug(env_id: str) -> str:
+    """A file or folder name for an environment id (``MinAtar/Breakout-v1`` -> ``MinAtar-Breakout-v1``)."""
+    return env_id.replace("/", "-")
 
 
 def check_env_id(env_id: str) -> Suite:
