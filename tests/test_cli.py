@@ -116,3 +116,17 @@ def test_info_for_an_image_suite(capsys):
     assert main(["info", "--env", "MinAtar/Breakout-v1", "--student", "smaller"]) == 0
     out = capsys.readouterr().out
     assert "suite minatar" in out and "MinAtarCNN" in out and "0.25" in out
+
+
+def test_namespaced_env_ids_get_a_teacher_file_beside_its_config(tmp_path):
+    """MinAtar/Breakout-v1 and ALE/... ids contain a slash: the teacher must not land in a subfolder,
+    away from its config.json, or distill could not read the environment from it."""
+    pytest.importorskip("minatar")
+    teacher = tmp_path / "teacher"
+    assert main(["train-teacher", "--env", "MinAtar/Breakout-v1", "--steps", "64", "--out", str(teacher), "--n-envs", "1",
+                 "--eval-episodes", "1", "--no-progress", "--param", "n_steps=64", "batch_size=64", "n_epochs=1"]) == 0
+    assert (teacher / "MinAtar-Breakout-v1.zip").is_file() and (teacher / "config.json").is_file()
+    assert main(["distill", "--teacher", str(teacher / "MinAtar-Breakout-v1.zip"), "--steps", "128", "--n-envs", "1",
+                 "--out", str(tmp_path / "student"), "--eval-episodes", "1", "--no-progress", "--param", "n_steps=64",
+                 "batch_size=64"]) == 0
+    assert json.loads((tmp_path / "student" / "results.json").read_text())["env"] == "MinAtar/Breakout-v1"

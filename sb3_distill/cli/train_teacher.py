@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> dict:
     )
     model.learn(args.steps, progress_bar=not args.no_progress, tb_log_name="teacher")
 
-    model_path = os.path.join(out, f"{args.env}.zip")
+    model_path = os.path.join(out, f"{envs.env_slug(args.env)}.zip")  # the RL Zoo names namespaced ids so too
     model.save(model_path)
     normalized = isinstance(env, VecNormalize)
     if normalized:

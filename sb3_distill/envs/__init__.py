@@ -96,12 +96,13 @@ def frozen_copy(env: VecEnv, training_env: VecEnv) -> VecEnv:
     """Wrap ``env`` with the observation statistics of ``training_env``'s ``VecNormalize``, frozen, rewards raw.
 
     Evaluation must see observations normalised as in training, but must neither update the
-    statistics nor report normalised rewards.
+    statistics nor report normalised rewards. Without observation statistics to copy (no
+    ``VecNormalize``, or one that normalises rewards only) the raw environment is returned.
     """
-    if not isinstance(training_env, VecNormalize):
-        return env
     if isinstance(env, VecNormalize):  # a fresh wrapper from make(): evaluate on the raw environment beneath
         env = env.venv
+    if not isinstance(training_env, VecNormalize) or not training_env.norm_obs:  # nothing to apply (Atari: rewards only)
+        return env
     evaluation = VecNormalize(env, training=False, norm_obs=training_env.norm_obs, norm_reward=False)
     evaluation.obs_rms = copy.deepcopy(training_env.obs_rms)
     evaluation.clip_obs = training_env.clip_obs
