@@ -39,12 +39,15 @@ class Run:
     steps: int
     steps_per_second: float
 
+    def score(self, mean_return: float) -> float:
+        """A return as the paper scores it: human-normalised on Atari, raw elsewhere."""
+        return human_normalized_score(self.env, mean_return) if self.suite == "atari" else mean_return
+
     @property
     def fraction(self) -> float:
         """Student score / teacher score; NaN when the teacher's score is not positive (no meaningful ratio)."""
-        scale = (lambda x: human_normalized_score(self.env, x)) if self.suite == "atari" else (lambda x: x)
-        teacher = scale(self.teacher_return)
-        return scale(self.student_return) / teacher if teacher > 0 else float("nan")
+        teacher = self.score(self.teacher_return)
+        return self.score(self.student_return) / teacher if teacher > 0 else float("nan")
 
 
 def read_runs(out: str) -> list[Run]:
@@ -79,13 +82,22 @@ def _ordered(values, order):  # type: ignore[no-untyped-def]
     return [value for value in order if value in values] + sorted(set(values) - set(order))
 
 
+def _columns(runs: list[Run]) -> list[tuple[str, str]]:
+    """(student size, method) pairs in the paper's order: sizes, then td, sd, ppd (and ppo)."""
+    return [(size, method) for size in _ordered({r.student for r in runs}, SIZE_ORDER)
+            for method in _ordered({r.method for r in runs}, METHOD_ORDER)]
+
+
+def _header(first: list[str], columns: list[tuple[str, str]]) -> list[str]:
+    names = first + [f"{size} {SHORT.get(method, method)}" for size, method in columns]
+    return ["| " + " | ".join(names) + " |", "|" + " --- |" * len(names)]
+
+
 def table_1(runs: list[Run], variant: str, reps: int = 2000) -> str:
     """Markdown: one row per suite, one column per student size x method."""
     runs = [run for run in runs if run.variant in (variant, "no-teacher")]
-    columns = [(size, method) for size in _ordered({r.student for r in runs}, SIZE_ORDER)
-               for method in _ordered({r.method for r in runs}, METHOD_ORDER)]
-    header = "| suite | " + " | ".join(f"{size} {SHORT.get(method, method)}" for size, method in columns) + " |"
-    lines = [header, "|" + " --- |" * (len(columns) + 1)]
+    columns = _columns(runs)
+    lines = _header(["suite"], columns)
     for suite in sorted({run.suite for run in runs}):
         cells = []
         for size, method in columns:
@@ -106,17 +118,14 @@ def table_1(runs: list[Run], variant: str, reps: int = 2000) -> str:
 def table_5(runs: list[Run], variant: str) -> str:
     """Markdown: mean evaluation return per environment (Atari: human-normalised), teacher then each column."""
     runs = [run for run in runs if run.variant in (variant, "no-teacher")]
-    columns = [(size, method) for size in _ordered({r.student for r in runs}, SIZE_ORDER)
-               for method in _ordered({r.method for r in runs}, METHOD_ORDER)]
-    lines = ["| env | teacher | " + " | ".join(f"{size} {SHORT.get(method, method)}" for size, method in columns) + " |",
-             "|" + " --- |" * (len(columns) + 2)]
+    columns = _columns(runs)
+    lines = _header(["env", "teacher"], columns)
     for env in sorted({run.env for run in runs}):
         here = [run for run in runs if run.env == env]
-        scale = (lambda x: human_normalized_score(env, x)) if suite_of(env).name == "atari" else (lambda x: x)
-        teacher = np.mean([scale(run.teacher_return) for run in here if run.method != "ppo"] or [np.nan])
+        teacher = np.mean([run.score(run.teacher_return) for run in here if run.method != "ppo"] or [np.nan])
         cells = []
         for size, method in columns:
-            values = [scale(run.student_return) for run in here if run.student == size and run.method == method]
+            values = [run.score(run.student_return) for run in here if run.student == size and run.method == method]
             cells.append(f"{np.mean(values):.3g}" if values else "")
         lines.append(f"| {env} | {teacher:.3g} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
