@@ -98,7 +98,7 @@ class _Reader:
     def value(self, node: yaml.Node) -> Any:
         return yaml.safe_load(yaml.serialize(node))
 
-    def sequence(self, node: yaml.Node, what: str) -> list[tuple[yaml.Node, Any]]:
+    def sequence(self, node: yaml.Node) -> list[tuple[yaml.Node, Any]]:
         if isinstance(node, yaml.SequenceNode):
             return [(item, self.value(item)) for item in node.value]
         return [(node, self.value(node))]  # a single value stands for a list of one
@@ -120,10 +120,10 @@ class _Reader:
                 raise self.error(key, f"unknown key {name!r}; expected one of {TOP_LEVEL_KEYS}.")
         if "envs" not in top:
             raise self.error(root, "the spec names no environments (an 'envs:' mapping).")
-        seeds = tuple(self.integer(node, "A seed", 0) for node, _ in self.sequence(top["seeds"][1], "seeds")) if "seeds" in top else (0,)
+        seeds = tuple(self.integer(node, "A seed", 0) for node, _ in self.sequence(top["seeds"][1])) if "seeds" in top else (0,)
         methods = self.choices(top, "methods", METHODS, default=("ppd",))
         students = self.choices(top, "students", STUDENT_SIZES, default=("same",))
-        teachers = tuple(self.variant(node, value) for node, value in self.sequence(top["teachers"][1], "teachers")) if "teachers" in top else (TeacherVariant(),)
+        teachers = tuple(self.variant(node, value) for node, value in self.sequence(top["teachers"][1])) if "teachers" in top else (TeacherVariant(),)
         envs = tuple(self.env(key, value) for key, value in self.mapping(top["envs"][1], "envs").values())
         if not envs:
             raise self.error(top["envs"][1], "the spec names no environments.")
@@ -136,7 +136,7 @@ class _Reader:
         if name not in top:
             return default
         chosen = []
-        for node, value in self.sequence(top[name][1], name):
+        for node, value in self.sequence(top[name][1]):
             if value not in allowed:
                 raise self.error(node, f"unknown {name[:-1]} {value!r}; expected one of {allowed}.")
             chosen.append(value)
