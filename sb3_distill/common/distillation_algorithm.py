@@ -17,7 +17,7 @@ from stable_baselines3.common.buffers import DictRolloutBuffer, RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.utils import obs_as_tensor
-from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.vec_env import VecEnv, VecTransposeImage
 
 from sb3_distill.common.action_params import DETERMINISTIC, GAUSSIAN, ActionParamSpec, ActionUnits, most_probable_action
 from sb3_distill.common.buffers import DistillationDictRolloutBuffer, DistillationRolloutBuffer
@@ -46,7 +46,7 @@ def _channels_first_if_needed(batch: np.ndarray, space: spaces.Space) -> np.ndar
     if shape is None or len(shape) != 3 or np.ndim(batch) != 4 or tuple(batch.shape[1:]) == tuple(shape):
         return batch
     if tuple(batch.shape[1:]) == (shape[1], shape[2], shape[0]):
-        return np.transpose(batch, (0, 3, 1, 2))
+        return VecTransposeImage.transpose_image(batch)
     return batch
 
 
