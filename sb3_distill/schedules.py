@@ -121,3 +121,19 @@ def parse(text: str, teacher_return: float | None = None) -> DistillLambda:
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"λ must be a finite number >= 0, got {text!r}.")
     return value
+
+
+def to_text(distill_lambda: DistillLambda) -> str | None:
+    """The command-line form of a λ (:func:`parse` reads it back), or ``None`` for an arbitrary callable.
+
+    ``ratio`` needs the teacher's return again when it is read back: ``parse(text, teacher_return)``.
+    """
+    if isinstance(distill_lambda, (int, float)) and not isinstance(distill_lambda, bool):
+        return repr(float(distill_lambda))
+    if isinstance(distill_lambda, (Linear, Exponential)):
+        kind = "lin" if isinstance(distill_lambda, Linear) else "exp"
+        return f"{kind}:{distill_lambda.start!r}:{distill_lambda.end!r}:{distill_lambda.steps!r}"
+    if isinstance(distill_lambda, PerformanceRatio):
+        return "ratio"
+    return None
+

@@ -43,7 +43,7 @@ def test_every_run_has_its_results_and_curve(grid):
         ppd = json.loads((out / "runs" / "CartPole-v1" / variant / "ppd-smaller-s0" / "done.json").read_text())
         assert ppd["steps"] == 1024 and ppd["eval_episodes"] == 2
         assert 0 < ppd["student_policy_parameters"] < ppd["teacher_policy_parameters"]
-        with open(out / "runs" / "CartPole-v1" / variant / "ppd-smaller-s0" / "curve.csv") as file:
+        with open(out / "runs" / "CartPole-v1" / variant / "ppd-smaller-s0" / "evaluations.csv") as file:
             rows = list(csv.DictReader(file))
         assert rows and int(rows[-1]["timesteps"]) == 1024
     baseline = out / "runs" / "CartPole-v1" / "no-teacher" / "ppo-smaller-s0"
@@ -94,7 +94,7 @@ def test_ray_backend_writes_the_same_layout(tmp_path, capsys):
     for run in (out / "original" / "ppd-smaller-s0", out / "no-teacher" / "ppo-smaller-s0"):
         record = json.loads((run / "done.json").read_text())
         assert record["status"] == "done" and record["steps"] == 1024
-        assert (run / "curve.csv").exists() and (run / "student.zip").exists()
+        assert (run / "evaluations.csv").exists() and (run / "student.zip").exists()
     assert "grid finished: 3 run, 0 already done, 0 failed" in capsys.readouterr().out
 
 

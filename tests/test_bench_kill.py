@@ -1,4 +1,5 @@
-"""A grid killed with SIGKILL at an arbitrary moment and restarted keeps every finished run and completes the rest."""
+"""A grid killed with SIGKILL at an arbitrary moment and restarted keeps every finished run, resumes the runs
+that have a checkpoint and starts the others over."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import pytest
+
+from sb3_distill.runs import CheckpointError, latest_checkpoint
 
 SPEC = """\
 seeds: [0, 1]
@@ -32,6 +36,14 @@ def _bench(spec, out) -> subprocess.Popen:
     # a session of its own: the kill takes the pool's workers too, as a preempted node or a closed laptop would
     return subprocess.Popen([sys.executable, "-m", "sb3_distill.cli.main", "bench", str(spec), "--out", str(out), "--workers", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def _has_checkpoint(folder) -> bool:
+    try:
+        latest_checkpoint(str(folder))
+    except CheckpointError:
+        return False
+    return True
 
 
 def _finished(out) -> dict[str, int]:
@@ -63,6 +75,9 @@ def test_killed_grid_restarts_without_losing_finished_runs(tmp_path):
     unfinished = [key for key in RUNS if key not in before]
     assert unfinished, "every run finished before the kill: the test proved nothing"
     assert any((out / key).exists() for key in unfinished), "no run was interrupted in the middle"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        checkpointed = {key for key in unfinished if (out / key).exists() and _has_checkpoint(out / key)}
 
     restart = _bench(spec, out)
     printed, _ = restart.communicate(timeout=600)
@@ -75,5 +90,6 @@ def test_killed_grid_restarts_without_losing_finished_runs(tmp_path):
     for key in unfinished:
         record = json.loads((out / key / "done.json").read_text())
         assert record["status"] == "done" and record["steps"] == 2048
+        assert record["resumed"] == (key in checkpointed), key  # killed runs go on from their checkpoint
         assert not (out / key / "error.json").exists()
     assert f"grid finished: {len(unfinished)} run, {len(before)} already done, 0 failed" in printed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 
 import pytest
@@ -83,3 +84,22 @@ def test_missing_budgets_and_files(tmp_path):
         load_spec(write(tmp_path, "envs: [unclosed"))
     with pytest.raises(SpecError, match="names no environments"):
         load_spec(write(tmp_path, "seeds: [0]\n"))
+
+
+SHIPPED = {  # spec: (teacher jobs, distillation runs, the extra its environments need)
+    "small-cpu.yaml": (4, 32, "minatar"),
+    "mujoco.yaml": (6, 72, "mujoco"),
+    "atari.yaml": (55, 660, "ale_py"),
+    "atari-reduced.yaml": (12, 96, "ale_py"),
+    "procgen.yaml": (20, 240, "envpool"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_specs_are_valid(name, tmp_path):
+    teachers, runs, extra = SHIPPED[name]
+    pytest.importorskip(extra)
+    spec = load_spec(os.path.join(os.path.dirname(__file__), "..", "benchmarks", "specs", name))
+    jobs = plan(spec, str(tmp_path))
+    assert (len(jobs.teachers), len(jobs.runs)) == (teachers, runs)
+    assert all(env.distill_steps > 0 and env.teacher == "train" for env in spec.envs)

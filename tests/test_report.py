@@ -35,7 +35,7 @@ def make_grid(out) -> None:
         # training returns rise linearly to the final score: 90% of the teacher at step 900 * teacher / student
         steps = np.arange(100, 1001, 100)
         rows = "\n".join(f"{s},{student * s / 1000}" for s in steps)
-        (folder / "curve.csv").write_text("timesteps,mean_return\n" + rows + "\n")
+        (folder / "evaluations.csv").write_text("timesteps,mean_return\n" + rows + "\n")
 
 
 def test_fractions_tables_and_figures(tmp_path, capsys):

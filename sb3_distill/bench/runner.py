@@ -1,38 +1,31 @@
 """Run one job of the grid into its folder. A finished job is marked by ``done.json``, written last and
 atomically, so a grid that restarts skips it; a job that fails records ``error.json`` and the grid goes on.
+A distillation run that was killed resumes from its latest checkpoint; any other unfinished job starts over.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
 import time
 import traceback
+import warnings
 from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
 
 from sb3_distill.bench.plan import DistillJob, TeacherJob
+from sb3_distill.common.atomic_files import write_json_atomically
 from sb3_distill.envs import env_slug
+from sb3_distill.runs import CheckpointError, latest_checkpoint
 
 DONE = "done.json"
 ERROR = "error.json"
-CURVE = "curve.csv"
 
 
 def is_done(folder: str) -> bool:
     return os.path.exists(os.path.join(folder, DONE))
-
-
-def write_json_atomically(path: str, data: dict[str, Any]) -> None:
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w") as file:
-        json.dump(data, file, indent=2)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
 
 
 def run_job(job: TeacherJob | DistillJob) -> dict[str, Any]:
@@ -40,11 +33,12 @@ def run_job(job: TeacherJob | DistillJob) -> dict[str, Any]:
     if is_done(job.folder):
         with open(os.path.join(job.folder, DONE)) as file:
             return {**json.load(file), "status": "skipped"}
-    if os.path.exists(job.folder):  # the remains of an interrupted attempt
+    resumable = isinstance(job, DistillJob) and _can_resume(job.folder)
+    if os.path.exists(job.folder) and not resumable:  # the remains of an interrupted or failed attempt
         shutil.rmtree(job.folder)
-    os.makedirs(job.folder)
+    os.makedirs(job.folder, exist_ok=True)
     try:
-        results = _run_teacher(job) if isinstance(job, TeacherJob) else _run_distill(job)
+        results = _run_teacher(job) if isinstance(job, TeacherJob) else _run_distill(job, resumable)
     except Exception as error:  # recorded, and the grid goes on
         record = {"key": job.key, "status": "failed", "error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()}
         write_json_atomically(os.path.join(job.folder, ERROR), record)
@@ -52,6 +46,19 @@ def run_job(job: TeacherJob | DistillJob) -> dict[str, Any]:
     record = {"key": job.key, "status": "done", **results}
     write_json_atomically(os.path.join(job.folder, DONE), record)
     return record
+
+
+def _can_resume(folder: str) -> bool:
+    """A killed run with a usable checkpoint (a run that failed is started over instead)."""
+    if os.path.exists(os.path.join(folder, ERROR)):
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # damaged checkpoints are skipped; the next usable one is taken
+        try:
+            latest_checkpoint(folder)
+        except CheckpointError:
+            return False
+    return True
 
 
 def _cli(argv: list[str]):  # type: ignore[no-untyped-def]
@@ -92,37 +99,27 @@ def _teacher_source(folder: str) -> str:
         return json.load(file)["teacher"]
 
 
-class LearningCurve(BaseCallback):
-    """The mean return of the student's recent training episodes after every rollout, into ``curve.csv``;
-    also the wall time of training alone (``training_seconds``), for throughput."""
+class TrainingClock(BaseCallback):
+    """The wall time of ``learn`` (``seconds``) and the timesteps it started from, for throughput."""
 
-    def __init__(self, path: str):
+    def __init__(self) -> None:
         super().__init__()
-        self.path = path
-        self.rows: list[tuple[int, float]] = []
-        self.training_seconds = float("nan")
+        self.seconds = float("nan")
+        self.start_timesteps = 0
         self._start = 0.0
 
     def _on_training_start(self) -> None:
         self._start = time.perf_counter()
+        self.start_timesteps = self.model.num_timesteps
 
     def _on_step(self) -> bool:
         return True
 
-    def _on_rollout_end(self) -> None:
-        episodes = self.model.ep_info_buffer
-        if episodes:
-            self.rows.append((self.num_timesteps, sum(info["r"] for info in episodes) / len(episodes)))
-
     def _on_training_end(self) -> None:
-        self.training_seconds = time.perf_counter() - self._start
-        with open(self.path, "w", newline="") as file:
-            writer = csv.writer(file)
-            writer.writerow(["timesteps", "mean_return"])
-            writer.writerows(self.rows)
+        self.seconds = time.perf_counter() - self._start
 
 
-def _run_distill(job: DistillJob) -> dict[str, Any]:
+def _run_distill(job: DistillJob, resume: bool) -> dict[str, Any]:
     from sb3_distill.cli import distill
 
     env = job.env
@@ -130,15 +127,20 @@ def _run_distill(job: DistillJob) -> dict[str, Any]:
     method = "ppd" if job.method == "ppo" else job.method
     argv = ["distill", "--teacher", teacher, "--env", env.env_id, "--method", method, "--student", job.student,
             "--steps", str(env.distill_steps), "--seed", str(job.seed), "--out", job.folder, "--n-envs", str(env.n_envs),
-            "--eval-episodes", str(env.eval_episodes), "--no-progress"]
+            "--eval-episodes", str(env.eval_episodes), "--no-progress",
+            "--eval-every", str(max(env.distill_steps // env.curve_points, 1)), "--eval-every-episodes", str(env.curve_episodes)]
     if job.method == "ppo":
         argv += ["--lambda", "0"]  # PPD with λ = 0 is PPO exactly (tested): the no-teacher baseline
     if job.params():
         argv += ["--param", *_params(job.params())]
-    curve = LearningCurve(os.path.join(job.folder, CURVE))
-    results = distill.run(_cli(argv), callback=curve)
+    if resume:
+        argv = ["distill", "--resume", job.folder, "--no-progress"]
+    clock = TrainingClock()
+    results = distill.run(_cli(argv), callback=clock)
+    training_seconds = clock.seconds - results["periodic_evaluation_seconds"]
+    trained = results["timesteps"] - clock.start_timesteps  # after a resume: this process's share
     kept = ("teacher_mean_return", "student_mean_return", "student_policy_parameters", "teacher_policy_parameters",
             "steps", "eval_episodes")
     return {"env": env.env_id, "method": job.method, "student": job.student, "seed": job.seed,
             "variant": job.variant.name, **{key: results[key] for key in kept},
-            "training_seconds": curve.training_seconds, "steps_per_second": results["steps"] / curve.training_seconds}
+            "training_seconds": training_seconds, "steps_per_second": trained / training_seconds, "resumed": results["resumed"]}

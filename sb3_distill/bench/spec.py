@@ -12,6 +12,8 @@ Every value is checked before anything runs, and an error names the line of the 
         teacher_steps: 100000
         distill_steps: 50000
         eval_episodes: 20               # default: the suite's (paper §7)
+        curve_points: 10                # evaluations of each student during training, for its learning curve
+        curve_episodes: 5               # episodes of each of those evaluations
         teacher_params: {n_steps: 64}   # PPO arguments of the teacher
         params: {ppd: {learning_rate: 0.001}}   # per-method algorithm arguments
 """
@@ -29,7 +31,8 @@ from sb3_distill.student_sizes import STUDENT_SIZES
 
 METHODS = ("ppd", "student-distill", "teacher-distill", "ppo")
 TOP_LEVEL_KEYS = ("seeds", "methods", "students", "teachers", "envs")
-ENV_KEYS = ("teacher", "teacher_steps", "distill_steps", "eval_episodes", "teacher_params", "params", "n_envs")
+ENV_KEYS = ("teacher", "teacher_steps", "distill_steps", "eval_episodes", "teacher_params", "params", "n_envs", "curve_points",
+            "curve_episodes")
 
 
 class SpecError(ValueError):
@@ -55,6 +58,8 @@ class EnvSpec:
     distill_steps: int
     eval_episodes: int | None
     n_envs: int
+    curve_points: int = 10
+    curve_episodes: int = 5
     teacher_params: dict[str, Any] = field(default_factory=dict)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -176,6 +181,10 @@ class _Reader:
         distill_steps = self.integer(settings["distill_steps"][1], "distill_steps", 1)
         eval_episodes = self.integer(settings["eval_episodes"][1], "eval_episodes", 1) if "eval_episodes" in settings else suite.eval_episodes
         n_envs = self.integer(settings["n_envs"][1], "n_envs", 1) if "n_envs" in settings else 8
+        curve_points = self.integer(settings["curve_points"][1], "curve_points", 1) if "curve_points" in settings else 10
+        curve_episodes = self.integer(settings["curve_episodes"][1], "curve_episodes", 1) if "curve_episodes" in settings else 5
+        if curve_points > distill_steps:
+            raise self.error(settings["curve_points"][1], f"curve_points ({curve_points}) exceeds distill_steps ({distill_steps}).")
         teacher_params = self.dictionary(settings, "teacher_params")
         params = self.dictionary(settings, "params")
         for method, (method_key, _) in (self.mapping(settings["params"][1], "params") if "params" in settings else {}).items():
@@ -183,7 +192,8 @@ class _Reader:
                 raise self.error(method_key, f"params for unknown method {method!r}; expected one of {METHODS}.")
             if not isinstance(params[method], dict):
                 raise self.error(method_key, f"params of {method} must be a mapping of algorithm arguments.")
-        return EnvSpec(env_id, teacher, teacher_steps, distill_steps, eval_episodes, n_envs, teacher_params, params)
+        return EnvSpec(env_id, teacher, teacher_steps, distill_steps, eval_episodes, n_envs, curve_points, curve_episodes,
+                       teacher_params, params)
 
     def dictionary(self, settings: dict, name: str) -> dict:
         if name not in settings:

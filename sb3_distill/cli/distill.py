@@ -3,24 +3,41 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import shutil
+import signal
+from dataclasses import asdict
 
-from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.vec_env import VecNormalize
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from sb3_distill import PPD, StudentDistill, TeacherDistill, envs, schedules
 from sb3_distill.cli.evaluation import Score, score
 from sb3_distill.cli.hyperparams import DISTILL_DEFAULTS, parse_params
 from sb3_distill.cli.output_dir import prepare_output_dir
+from sb3_distill.common.atomic_files import atomic_path, write_json_atomically
+from sb3_distill.common.distillation_algorithm import DistillationAlgorithm
 from sb3_distill.common.losses import LOSSES
 from sb3_distill.common.teacher import DEFAULT_Q_TEMPERATURE
 from sb3_distill.common.teacher_sources import load_teacher, teacher_env_id
+from sb3_distill.common.training_guard import DEFAULT_MAX_DIVERGENCE, TrainingDiverged, check_max_divergence
+from sb3_distill.envs import env_slug
+from sb3_distill.runs import (
+    CheckpointError,
+    Checkpointing,
+    PeriodicEvaluation,
+    RunInterrupted,
+    latest_checkpoint,
+    resume,
+    stop_on_signals,
+)
+from sb3_distill.runs.checkpoints import CHECKPOINTS
 from sb3_distill.student_sizes import STUDENT_SIZES, policy_parameter_count, student_policy_kwargs
 from sb3_distill.teachers import DEFAULT_ENV, bundled_teacher_path
 
 METHODS = {"ppd": PPD, "student-distill": StudentDistill, "teacher-distill": TeacherDistill}
 DEFAULT_STEPS = 50_000
+EVAL_SEED_OFFSET = 10_000  # evaluation environments never share seeds with training ones
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,51 +71,98 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="give the student its own VecNormalize (default: the suite's convention, e.g. on for MuJoCo)",
     )
     parser.add_argument("--param", nargs="*", metavar="KEY=VALUE", help="algorithm arguments, e.g. n_epochs=10")
-    parser.add_argument("--eval-episodes", type=int, default=20)
+    parser.add_argument("--eval-episodes", type=int, default=20, help="episodes of each evaluation")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=None,
+        help="timesteps between checkpoints (default: a tenth of --steps; 0: none but the one saved on SIGINT/SIGTERM)",
+    )
+    parser.add_argument("--keep-checkpoints", type=int, default=2, help="how many checkpoints to keep, newest first")
+    parser.add_argument(
+        "--eval-every", type=int, default=0,
+        help="evaluate every N timesteps on a separate environment and keep best_model.zip (default 0: only at the end)",
+    )
+    parser.add_argument("--eval-every-episodes", type=int, default=None, help="episodes of each periodic evaluation (default: --eval-episodes)")
+    parser.add_argument(
+        "--max-divergence", type=float, default=DEFAULT_MAX_DIVERGENCE,
+        help="stop when a minibatch's distillation term exceeds this (a KL in nats); a NaN loss always stops",
+    )
+    parser.add_argument(
+        "--resume", metavar="RUN_DIR",
+        help="continue the run in RUN_DIR from its latest usable checkpoint, with the settings it was started with",
+    )
 
 
 def run(args: argparse.Namespace, callback: BaseCallback | None = None) -> dict:
-    """Distil, evaluate and write the run folder; ``callback`` is passed to ``learn`` (the grid records curves with it)."""
-    if args.steps <= 0:
-        raise ValueError(f"--steps must be positive, got {args.steps}.")
+    """Distil (or resume), evaluate and write the run folder; ``callback`` is passed to ``learn`` (the grid
+    records curves with it)."""
+    resumed = args.resume is not None
+    checkpoint = latest_checkpoint(args.resume) if resumed else None
+    if checkpoint is not None:
+        args = argparse.Namespace(**{**checkpoint.manifest["command"], "resume": args.resume, "no_progress": args.no_progress,
+                                     "command_line": args.command_line})
+    _check_arguments(args)
     teacher_path = args.teacher or bundled_teacher_path()
     env_id = args.env or teacher_env_id(teacher_path)
     if env_id is None:
         raise ValueError(f"No --env given and none can be read from the teacher {teacher_path!r}; pass --env ENV_ID.")
     schedules.parse(args.distill_lambda, teacher_return=1.0)  # refuse a malformed λ before any work
+    out = prepare_output_dir(args.resume or args.out or default_run_dir(env_id, args))
     env = envs.make(env_id, args.n_envs, args.seed, normalize=args.normalize)
-    teacher = load_teacher(teacher_path, env=env, best=args.best, trust_pickle=args.trust_pickle, temperature=args.temperature)
-    student_kwargs = student_policy_kwargs(teacher.policy, args.student)
-    params = {**DISTILL_DEFAULTS[args.method], **parse_params(args.param)}
-    out = prepare_output_dir(args.out or os.path.join("runs", "distill", f"{env_id}-{args.method}-{args.student}-s{args.seed}"))
+    suite = envs.suite_of(env_id)
+    eval_seed = args.seed + EVAL_SEED_OFFSET
 
-    eval_seed = args.seed + 10_000
-    deterministic = envs.suite_of(env_id).deterministic_eval
-    teacher_score = score(
-        teacher, envs.make(env_id, 1, eval_seed, normalize=False, training=False), args.eval_episodes, deterministic
-    )
-    print(f"teacher mean return over {teacher_score.episodes} episodes: {teacher_score.mean:.1f} +/- {teacher_score.std:.1f}")
-    distill_lambda = schedules.parse(args.distill_lambda, teacher_return=teacher_score.mean)
-    student = METHODS[args.method](
-        envs.suite_of(env_id).policy,
-        env,
-        seed=args.seed,
-        tensorboard_log=os.path.join(out, "tb"),
-        policy_kwargs=student_kwargs,
-        **params,
-    )
-    student.set_teacher(
-        teacher, distill_lambda=distill_lambda, kl_mode=args.kl_mode, distill_loss=args.distill_loss, jsd_beta=args.jsd_beta
-    )
-    student.learn(args.steps, callback=callback, progress_bar=not args.no_progress, tb_log_name=args.method)
+    if checkpoint is None:
+        _forget_earlier_checkpoints(out)
+        student, teacher_score = _new_student(args, env, env_id, teacher_path, out)
+    else:
+        teacher_score = Score(**checkpoint.manifest["teacher_score"])
+        student = resume(out, env)
+        print(f"resuming {out} from {checkpoint.folder} ({student.num_timesteps} of {args.steps} timesteps)")
+    teacher = student.teacher
 
-    student.save(os.path.join(out, "student.zip"))
-    if isinstance(env, VecNormalize):
-        env.save(os.path.join(out, "vecnormalize.pkl"))
+    checkpointing = Checkpointing(out, _checkpoint_every(args), keep=args.keep_checkpoints, info={
+        "command": {key: value for key, value in vars(args).items() if key not in ("resume", "command_line")},
+        "teacher": {"source": teacher_path, "best": args.best, "trust_pickle": args.trust_pickle,
+                    "distill_lambda": args.distill_lambda, "teacher_return": teacher_score.mean},
+        "teacher_score": asdict(teacher_score),
+    })
+    callbacks: list[BaseCallback] = [checkpointing]
+    periodic = None
+    if args.eval_every:
+        periodic = PeriodicEvaluation(envs.make(env_id, 1, eval_seed + 1, normalize=False, training=False), out, args.eval_every,
+                                      args.eval_every_episodes or args.eval_episodes, suite.deterministic_eval)
+        callbacks.append(periodic)
+    if callback is not None:
+        callbacks.append(callback)
+    with stop_on_signals(checkpointing):
+        try:
+            student.learn(
+                max(args.steps - student.num_timesteps, 0), callback=CallbackList(callbacks), progress_bar=not args.no_progress,
+                tb_log_name=args.method, reset_num_timesteps=checkpoint is None,
+            )
+        except TrainingDiverged as error:
+            raise TrainingDiverged(f"{error} {_last_checkpoint(out)}") from error
+    if checkpointing.stop_signal is not None:
+        saved = checkpointing.save()
+        name = signal.Signals(checkpointing.stop_signal).name
+        raise RunInterrupted(
+            f"{name}: stopped at {student.num_timesteps} of {args.steps} timesteps and saved {saved.folder}. "
+            f"Resume with: sb3-distill distill --resume {out}", checkpointing.stop_signal,
+        )
 
-    evaluation_env = envs.frozen_copy(envs.make(env_id, 1, eval_seed, normalize=False, training=False), env)
-    student_score = score(student, evaluation_env, args.eval_episodes, deterministic)
+    if periodic is not None and (not periodic.rows or periodic.rows[-1]["timesteps"] < student.num_timesteps):
+        periodic.evaluate()  # the learning curve ends where training ended
+    with atomic_path(os.path.join(out, "student.zip")) as temporary:
+        student.save(temporary)
+    if isinstance(student.get_vec_normalize_env(), VecNormalize):
+        with atomic_path(os.path.join(out, "vecnormalize.pkl")) as temporary:
+            student.get_vec_normalize_env().save(temporary)
+
+    evaluation_env = envs.frozen_copy(
+        envs.make(env_id, 1, eval_seed, normalize=False, training=False), student.get_vec_normalize_env() or student.get_env()
+    )
+    student_score = score(student, evaluation_env, args.eval_episodes, suite.deterministic_eval)
     teacher_params = policy_parameter_count(teacher.policy)
     student_params = policy_parameter_count(student.policy)
     print(_table(args.method, args.student, teacher_score, student_score, teacher_params, student_params))
@@ -109,6 +173,7 @@ def run(args: argparse.Namespace, callback: BaseCallback | None = None) -> dict:
         "method": args.method,
         "student": args.student,
         "steps": args.steps,
+        "timesteps": student.num_timesteps,
         "seed": args.seed,
         "teacher": teacher.source,
         "teacher_mean_return": teacher_score.mean,
@@ -116,19 +181,77 @@ def run(args: argparse.Namespace, callback: BaseCallback | None = None) -> dict:
         "student_mean_return": student_score.mean,
         "student_std_return": student_score.std,
         "eval_episodes": args.eval_episodes,
-        "eval_deterministic": deterministic,
+        "eval_deterministic": suite.deterministic_eval,
         "teacher_policy_parameters": teacher_params,
         "student_policy_parameters": student_params,
-        "student_net_arch": student_kwargs["net_arch"],
-        "params": params,
-        "distill_lambda": repr(distill_lambda),
+        "student_net_arch": student.policy_kwargs.get("net_arch"),
+        "params": _params(args),
+        "distill_lambda": repr(student.distill_lambda),
         "kl_mode": student.kl_mode,
         "distill_loss": student.distill_loss,
+        "resumed": resumed,
+        "periodic_evaluation_seconds": periodic.seconds if periodic is not None else 0.0,
     }
-    with open(os.path.join(out, "results.json"), "w") as file:
-        json.dump(results, file, indent=2)
+    write_json_atomically(os.path.join(out, "results.json"), results)
     print(f"student saved to {os.path.join(out, 'student.zip')}; TensorBoard logs in {os.path.join(out, 'tb')}")
     return results
+
+
+def _new_student(args: argparse.Namespace, env: VecEnv, env_id: str, teacher_path: str, out: str) -> tuple[DistillationAlgorithm, Score]:
+    """A fresh student with its teacher set, and the teacher's score (evaluated first: ``ratio`` λ needs it)."""
+    suite = envs.suite_of(env_id)
+    teacher = load_teacher(teacher_path, env=env, best=args.best, trust_pickle=args.trust_pickle, temperature=args.temperature)
+    evaluation_env = envs.make(env_id, 1, args.seed + EVAL_SEED_OFFSET, normalize=False, training=False)
+    teacher_score = score(teacher, evaluation_env, args.eval_episodes, suite.deterministic_eval)
+    print(f"teacher mean return over {teacher_score.episodes} episodes: {teacher_score.mean:.1f} +/- {teacher_score.std:.1f}")
+    student = METHODS[args.method](
+        suite.policy, env, seed=args.seed, tensorboard_log=os.path.join(out, "tb"),
+        policy_kwargs=student_policy_kwargs(teacher.policy, args.student), **_params(args),
+    )
+    student.set_teacher(
+        teacher, distill_lambda=schedules.parse(args.distill_lambda, teacher_return=teacher_score.mean), kl_mode=args.kl_mode,
+        distill_loss=args.distill_loss, jsd_beta=args.jsd_beta, max_divergence=args.max_divergence,
+    )
+    return student, teacher_score
+
+
+def _forget_earlier_checkpoints(out: str) -> None:
+    """A new run in a used folder starts over: an earlier run's checkpoints would be taken for its own."""
+    folder = os.path.join(out, CHECKPOINTS)
+    if os.path.isdir(folder) and os.listdir(folder):
+        shutil.rmtree(folder)
+        print(f"{out} held checkpoints of an earlier run; they were removed (use --resume {out} to continue a run instead)")
+
+
+def default_run_dir(env_id: str, args: argparse.Namespace) -> str:
+    return os.path.join("runs", "distill", f"{env_slug(env_id)}-{args.method}-{args.student}-s{args.seed}")
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    for name in ("steps", "n_envs", "eval_episodes", "keep_checkpoints"):
+        if getattr(args, name) <= 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}.")
+    for name in ("checkpoint_every", "eval_every", "eval_every_episodes"):
+        if getattr(args, name) is not None and getattr(args, name) < 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be 0 (off) or positive, got {getattr(args, name)}.")
+    check_max_divergence(args.max_divergence)
+
+
+def _params(args: argparse.Namespace) -> dict:
+    return {**DISTILL_DEFAULTS[args.method], **parse_params(args.param)}
+
+
+def _checkpoint_every(args: argparse.Namespace) -> int:
+    return max(args.steps // 10, 1) if args.checkpoint_every is None else args.checkpoint_every
+
+
+def _last_checkpoint(out: str) -> str:
+    try:
+        checkpoint = latest_checkpoint(out)
+    except CheckpointError:
+        return "No checkpoint was saved before it; start the run again."
+    return (f"The last good checkpoint is {checkpoint.folder} ({checkpoint.timesteps} timesteps); it was not overwritten. "
+            f"Resume from it with: sb3-distill distill --resume {out}")
 
 
 def _table(method: str, size: str, teacher: Score, student: Score, teacher_params: int, student_params: int) -> str:

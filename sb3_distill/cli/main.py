@@ -7,6 +7,7 @@ import shlex
 import sys
 
 from sb3_distill.cli import bench, corrupt, distill, info, report, train_teacher
+from sb3_distill.runs import RunInterrupted
 
 COMMANDS = {
     "train-teacher": (train_teacher, "train a PPO teacher"),
@@ -33,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     module, _ = COMMANDS[args.command]
     try:
         module.run(args)
+    except RunInterrupted as stop:
+        print(f"sb3-distill {args.command}: {stop}", file=sys.stderr)
+        return stop.exit_code
     except (ValueError, TypeError, FileNotFoundError, RuntimeError) as error:
         print(f"sb3-distill {args.command}: error: {error}", file=sys.stderr)
         return 2

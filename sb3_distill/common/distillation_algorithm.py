@@ -34,6 +34,7 @@ from sb3_distill.common.losses import (
 from sb3_distill.common.student_terms import StudentTerms, student_terms
 from sb3_distill.common.teacher import DEFAULT_Q_TEMPERATURE, Teacher, TeacherNormalization
 from sb3_distill.common.teacher_sources import TeacherSource, load_teacher
+from sb3_distill.common.training_guard import DEFAULT_MAX_DIVERGENCE, TrainingDiverged, check_max_divergence
 from sb3_distill.schedules import DistillLambda
 
 #: How many observations the teacher labels in one forward pass at the end of a rollout.
@@ -87,6 +88,7 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
         self.distill_lambda = self._checked_lambda(distill_lambda)
         self.kl_mode, self.distill_loss = self._checked_loss(kl_mode, distill_loss)
         self.jsd_beta = check_jsd_beta(jsd_beta)
+        self.max_divergence: float | None = DEFAULT_MAX_DIVERGENCE
         self._pending_teacher = (teacher, teacher_vecnormalize, distill_loss)
 
     def _finish_init(self, init_setup_model: bool) -> None:
@@ -112,6 +114,7 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
         temperature: float = DEFAULT_Q_TEMPERATURE,
         distill_loss: str | None = None,
         jsd_beta: float = 0.5,
+        max_divergence: float | None = DEFAULT_MAX_DIVERGENCE,
     ) -> None:
         """Specify or replace the teacher to distil from.
 
@@ -133,10 +136,13 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
             (see :mod:`sb3_distill.common.losses`); not given: the KL that ``kl_mode`` names, or ``"mse"``
             for teachers without an action distribution (SAC, TD3, DDPG, TQC)
         :param jsd_beta: β of the generalised Jensen-Shannon divergence, in [0, 1]
+        :param max_divergence: stop with :class:`~sb3_distill.common.training_guard.TrainingDiverged` when a
+            minibatch's distillation term exceeds it (``None``: no limit); a non-finite loss always stops
         """
         distill_loss_requested = distill_loss is not None
         kl_mode, distill_loss = self._checked_loss(kl_mode, distill_loss)
         jsd_beta = check_jsd_beta(jsd_beta)
+        max_divergence = check_max_divergence(max_divergence)
         distill_lambda = self._checked_lambda(distill_lambda)
         teacher = load_teacher(
             teacher_model,
@@ -159,6 +165,7 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
             distill_lambda.bind(self)
         self.distill_lambda = distill_lambda
         self.kl_mode, self.distill_loss, self.jsd_beta = kl_mode, distill_loss, jsd_beta
+        self.max_divergence = max_divergence
         self._setup_teacher_labels()
 
     @staticmethod
@@ -412,11 +419,26 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
                 if isinstance(inputs, dict)
                 else inputs[start : start + LABEL_CHUNK]
             )
-            chunk_params, chunk_values = teacher.label(chunk, with_values=self.needs_teacher_values)
+            try:
+                chunk_params, chunk_values = teacher.label(chunk, with_values=self.needs_teacher_values)
+            except ValueError as error:  # torch refuses to build a distribution from NaN parameters
+                if "invalid values" not in str(error):
+                    raise
+                raise TrainingDiverged(self._bad_teacher_message()) from error
             params.append(chunk_params)
             if chunk_values is not None:
                 values.append(chunk_values)
-        rollout_buffer.set_teacher_labels(th.cat(params), th.cat(values) if values else None)
+        labels, label_values = th.cat(params), th.cat(values) if values else None
+        if not bool(th.isfinite(labels).all()) or (label_values is not None and not bool(th.isfinite(label_values).all())):
+            raise TrainingDiverged(self._bad_teacher_message())
+        rollout_buffer.set_teacher_labels(labels, label_values)
+
+    def _bad_teacher_message(self) -> str:
+        return (
+            f"The teacher's outputs are not finite (NaN or infinite) on the rollout ending at {self.num_timesteps} "
+            f"timesteps, before update {self._n_updates + 1}; the student was not updated with them. Check the teacher's "
+            "weights and its observation statistics."
+        )
 
     # ------------------------------------------------------------------ loss pieces and logging
 

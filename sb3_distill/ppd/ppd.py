@@ -16,6 +16,7 @@ from torch.nn import functional as F
 
 from sb3_distill.common.distillation_algorithm import DistillationAlgorithm, DistillLambda, TeacherSource
 from sb3_distill.common.teacher import TeacherNormalization
+from sb3_distill.common.training_guard import check_update
 
 SelfPPD = TypeVar("SelfPPD", bound="ProximalPolicyDistillation")
 
@@ -160,6 +161,11 @@ class ProximalPolicyDistillation(DistillationAlgorithm, PPO):
                 distillation_loss = (th.clamp(ratio, min=1 - clip_range) * student.divergence).mean()
 
                 loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss + lambda_ * distillation_loss
+                check_update(
+                    self._n_updates + 1, self.num_timesteps, loss, distillation_loss, self.max_divergence,
+                    dict(policy_loss=policy_loss, value_loss=value_loss, entropy_loss=entropy_loss,
+                         distillation_loss=distillation_loss, distill_lambda=lambda_, loss=loss),
+                )
 
                 with th.no_grad():
                     # PPO logs the last epoch's approximate KL; earlier epochs only need it for target_kl

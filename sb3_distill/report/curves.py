@@ -1,7 +1,8 @@
-"""Learning curves (the student's training-episode returns over timesteps, as fractions of its teacher's
+"""Learning curves (the student's periodic evaluations, ``evaluations.csv``, as fractions of its teacher's
 evaluation score): IQM over runs with 95% bootstrap bands, and the steps each run needs to reach 90%.
 
-As in the paper, teacher-distill's curves show the teacher's own episodes, since the teacher acts.
+Curves come from evaluations rather than training episodes: teacher-distill's training episodes are
+the teacher's own, and training episodes of the other methods are played with sampled actions.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 
 from sb3_distill.report.statistics import iqm, stratified_bootstrap_ci
 from sb3_distill.report.tables import METHOD_ORDER, SIZE_ORDER, Run, _ordered
+from sb3_distill.runs.periodic_evaluation import EVALUATIONS
 
 GRID_POINTS = 50
 TARGET = 0.9
@@ -20,7 +22,7 @@ TARGET = 0.9
 
 def read_curve(run: Run) -> tuple[np.ndarray, np.ndarray]:
     """Timesteps and returns as fractions of the run's teacher score (empty when the run saw no episode)."""
-    path = os.path.join(run.folder, "curve.csv")
+    path = os.path.join(run.folder, EVALUATIONS)
     if not os.path.exists(path):
         return np.zeros(0), np.zeros(0)
     with open(path) as file:
@@ -73,7 +75,7 @@ def plot_curves(runs: list[Run], suite: str, size: str, path: str) -> None:
             axes.fill_between(grid, low, high, alpha=0.25)
     axes.axhline(1.0, linestyle="--", color="black", label="teacher")
     axes.set_xlabel("environment steps")
-    axes.set_ylabel("training return / teacher score (IQM)")
+    axes.set_ylabel("evaluation return / teacher score (IQM)")
     axes.set_title(f"{suite}, {size} students")
     axes.legend()
     figure.tight_layout()

@@ -16,6 +16,7 @@ from sb3_distill.common.action_params import action_params
 from sb3_distill.common.distillation_algorithm import DistillationAlgorithm, DistillLambda, TeacherSource
 from sb3_distill.common.policy_forward import distribution_and_values
 from sb3_distill.common.teacher import TeacherNormalization
+from sb3_distill.common.training_guard import check_update
 
 SelfStudentDistill = TypeVar("SelfStudentDistill", bound="StudentDistill")
 
@@ -141,6 +142,11 @@ class StudentDistill(DistillationAlgorithm):
             value_loss = F.mse_loss(values, rollout_data.teacher_values)
 
             loss = lambda_ * distillation_loss + self.vf_coef * value_loss + self.ent_coef * entropy_loss
+            check_update(
+                self._n_updates + 1, self.num_timesteps, loss, distillation_loss, self.max_divergence,
+                dict(distillation_loss=distillation_loss, distill_lambda=lambda_, value_loss=value_loss,
+                     entropy_loss=entropy_loss, loss=loss),
+            )
 
             self.policy.optimizer.zero_grad()
             loss.backward()
