@@ -108,3 +108,20 @@ def test_report_of_the_grid(grid):
     fraction = record["student_mean_return"] / record["teacher_mean_return"]
     assert f"| classic | {fraction:.2f}x [{fraction:.2f}, {fraction:.2f}] |" in report  # one run: its own fraction
     assert (out / "figures" / "curves-classic-smaller.png").exists()
+
+
+def test_a_swept_argument_reaches_the_runs_and_the_report(tmp_path):
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(TINY.replace("methods: [ppd, student-distill, ppo]", "methods: [ppd]")
+                    .replace("teachers: [original, corrupted:0.05]", "teachers: [original]")
+                    + "sweep:\n  ppd: {lambda: [0.5, 2], n_epochs: [3]}\n")
+    out = tmp_path / "out"
+    assert main(["bench", str(spec), "--out", str(out)]) == 0
+    for value in ("0.5", "2"):
+        run = out / "runs" / "CartPole-v1" / "original" / f"ppd-lambda={value}-n_epochs=3-smaller-s0"
+        record = json.loads((run / "done.json").read_text())
+        assert record["method"] == f"ppd lambda={value} n_epochs=3" and record["setting"] == {"lambda": float(value), "n_epochs": 3}
+        results = json.loads((run / "results.json").read_text())
+        assert results["distill_lambda"] == repr(float(value)) and results["params"]["n_epochs"] == 3
+    assert main(["report", str(out), "--reps", "50"]) == 0
+    assert "| suite | smaller ppd lambda=0.5 n_epochs=3 | smaller ppd lambda=2 n_epochs=3 |" in (out / "report.md").read_text()

@@ -86,6 +86,40 @@ def test_missing_budgets_and_files(tmp_path):
         load_spec(write(tmp_path, "seeds: [0]\n"))
 
 
+SWEEP = "sweep:\n  ppd: {lambda: [0.5, 'lin:3:0.5:1e5'], n_epochs: [4, 10]}\n  ppo: {n_epochs: [2]}\n"
+
+
+def test_a_sweep_runs_every_combination_of_its_values(tmp_path):
+    spec = load_spec(write(tmp_path, GOOD + SWEEP))
+    jobs = plan(spec, str(tmp_path / "out"))
+    assert len(spec.settings("ppd")) == 4 and spec.settings("student-distill") == ((),)
+    # 2 envs x 2 seeds x 2 sizes x (ppd: 4 settings x 2 variants + td, sd: 2 variants + ppo once)
+    assert len(jobs.runs) == 2 * 2 * 2 * (4 * 2 + 2 * 2 + 1)
+    assert len({job.folder for job in jobs.runs}) == len(jobs.runs)
+    job = next(job for job in jobs.runs if job.setting == (("lambda", "lin:3:0.5:1e5"), ("n_epochs", 10))
+               and job.env.env_id == "CartPole-v1" and job.student == "larger" and job.seed == 1)
+    assert job.label == "ppd lambda=lin:3:0.5:1e5 n_epochs=10"
+    assert job.key.endswith("original/ppd-lambda=lin:3:0.5:1e5-n_epochs=10-larger-s1")
+    assert job.distill_lambda == "lin:3:0.5:1e5"
+    assert job.params() == {"learning_rate": 0.001, "n_epochs": 10}  # the spec's params, the setting on top
+    assert {job.label for job in jobs.runs if job.method == "ppo"} == {"ppo n_epochs=2"}
+
+
+@pytest.mark.parametrize(
+    "sweep, message",
+    [
+        ("sweep:\n  dqn: {n_epochs: [4]}\n", r"line 17: sweep of 'dqn', which is not among the spec's methods"),
+        ("sweep:\n  ppo: {lambda: [1]}\n", r"line 17: the ppo baseline has λ = 0 by definition"),
+        ("sweep:\n  ppd:\n    lambda: [1, -2]\n", r"line 18: λ must be a finite number >= 0"),
+        ("sweep:\n  ppd: {n_epochs: [4, 4]}\n", r"line 17: the sweep of ppd repeats a value of n_epochs"),
+        ("sweep:\n  ppd: {n_epochs: []}\n", r"line 17: the sweep of ppd gives no values for n_epochs"),
+    ],
+)
+def test_sweep_errors_name_the_line(tmp_path, sweep, message):
+    with pytest.raises(SpecError, match=message):
+        load_spec(write(tmp_path, GOOD + sweep))
+
+
 SHIPPED = {  # spec: (teacher jobs, distillation runs, the extra its environments need)
     "small-cpu.yaml": (4, 32, "minatar"),
     "mujoco.yaml": (6, 72, "mujoco"),

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from sb3_distill.bench.spec import BenchSpec, EnvSpec, TeacherVariant
+from sb3_distill.bench.spec import BenchSpec, EnvSpec, Setting, TeacherVariant
 from sb3_distill.envs import env_slug
 
 
@@ -43,14 +43,27 @@ class DistillJob:
     variant: TeacherVariant
     teacher_folder: str
     folder: str
+    setting: Setting = ()  # a point of the spec's sweep
+
+    @property
+    def label(self) -> str:
+        """The method and its sweep setting, e.g. ``ppd lambda=0.5``: how reports name the run's group."""
+        return " ".join([self.method, *(f"{name}={value}" for name, value in self.setting)])
 
     @property
     def key(self) -> str:
         group = "no-teacher" if self.method == "ppo" else self.variant.name
-        return os.path.join("runs", env_slug(self.env.env_id), group, f"{self.method}-{self.student}-s{self.seed}")
+        name = "-".join([self.method, *(f"{name}={value}" for name, value in self.setting), self.student, f"s{self.seed}"])
+        return os.path.join("runs", env_slug(self.env.env_id), group, name)
+
+    @property
+    def distill_lambda(self) -> str | None:
+        """λ of the sweep setting, if it sets one."""
+        return next((str(value) for name, value in self.setting if name == "lambda"), None)
 
     def params(self) -> dict[str, Any]:
-        return dict(self.env.params.get(self.method, {}))
+        """The spec's algorithm arguments for the method, with the sweep setting's on top."""
+        return {**self.env.params.get(self.method, {}), **{name: value for name, value in self.setting if name != "lambda"}}
 
 
 @dataclass(frozen=True)
@@ -72,9 +85,10 @@ def plan(spec: BenchSpec, out: str) -> Plan:
                 for method in spec.methods:
                     if method == "ppo" and variant != spec.teachers[0]:
                         continue  # the no-teacher baseline does not depend on the teacher variant
-                    for student in spec.students:
-                        job = DistillJob(env, method, student, seed, variant, folder, "")
-                        runs.append(DistillJob(env, method, student, seed, variant, folder, os.path.join(out, job.key)))
+                    for setting in spec.settings(method):
+                        for student in spec.students:
+                            job = DistillJob(env, method, student, seed, variant, folder, "", setting)
+                            runs.append(DistillJob(env, method, student, seed, variant, folder, os.path.join(out, job.key), setting))
             if TeacherVariant() not in spec.teachers:  # corrupted variants are made from the original
                 teachers.insert(0, TeacherJob(env, seed, TeacherVariant(), original, original))
     # originals before the corrupted copies made from them

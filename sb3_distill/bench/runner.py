@@ -131,6 +131,8 @@ def _run_distill(job: DistillJob, resume: bool) -> dict[str, Any]:
             "--eval-every", str(max(env.distill_steps // env.curve_points, 1)), "--eval-every-episodes", str(env.curve_episodes)]
     if job.method == "ppo":
         argv += ["--lambda", "0"]  # PPD with λ = 0 is PPO exactly (tested): the no-teacher baseline
+    elif job.distill_lambda is not None:
+        argv += ["--lambda", job.distill_lambda]
     if job.params():
         argv += ["--param", *_params(job.params())]
     if resume:
@@ -141,6 +143,6 @@ def _run_distill(job: DistillJob, resume: bool) -> dict[str, Any]:
     trained = results["timesteps"] - clock.start_timesteps  # after a resume: this process's share
     kept = ("teacher_mean_return", "student_mean_return", "student_policy_parameters", "teacher_policy_parameters",
             "steps", "eval_episodes")
-    return {"env": env.env_id, "method": job.method, "student": job.student, "seed": job.seed,
+    return {"env": env.env_id, "method": job.label, "setting": dict(job.setting), "student": job.student, "seed": job.seed,
             "variant": job.variant.name, **{key: results[key] for key in kept},
             "training_seconds": training_seconds, "steps_per_second": trained / training_seconds, "resumed": results["resumed"]}

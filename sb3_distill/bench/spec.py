@@ -16,10 +16,13 @@ Every value is checked before anything runs, and an error names the line of the 
         curve_episodes: 5               # episodes of each of those evaluations
         teacher_params: {n_steps: 64}   # PPO arguments of the teacher
         params: {ppd: {learning_rate: 0.001}}   # per-method algorithm arguments
+    sweep:                              # optional: one run per combination, per method (paper §8.7: λ)
+      ppd: {lambda: [0.5, 1, 2, 5], n_epochs: [4, 10]}   # lambda: --lambda (a number or a schedule)
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +33,9 @@ from sb3_distill.envs import check_env_id
 from sb3_distill.student_sizes import STUDENT_SIZES
 
 METHODS = ("ppd", "student-distill", "teacher-distill", "ppo")
-TOP_LEVEL_KEYS = ("seeds", "methods", "students", "teachers", "envs")
+TOP_LEVEL_KEYS = ("seeds", "methods", "students", "teachers", "envs", "sweep")
+#: One point of a sweep: sorted (argument, value) pairs; ``()`` is the method's defaults.
+Setting = tuple[tuple[str, Any], ...]
 ENV_KEYS = ("teacher", "teacher_steps", "distill_steps", "eval_episodes", "teacher_params", "params", "n_envs", "curve_points",
             "curve_episodes")
 
@@ -72,6 +77,10 @@ class BenchSpec:
     students: tuple[str, ...]
     teachers: tuple[TeacherVariant, ...]
     envs: tuple[EnvSpec, ...]
+    sweeps: dict[str, tuple[Setting, ...]] = field(default_factory=dict)  # method -> its settings
+
+    def settings(self, method: str) -> tuple[Setting, ...]:
+        return self.sweeps.get(method, ((),))
 
 
 def load_spec(path: str) -> BenchSpec:
@@ -135,7 +144,36 @@ class _Reader:
         for name, values in (("seeds", seeds), ("methods", methods), ("students", students), ("teachers", teachers)):
             if len(set(values)) != len(values):
                 raise self.error(top[name][1], f"{name} repeat a value: {list(values)}.")
-        return BenchSpec(self.path, seeds, methods, students, teachers, envs)
+        sweeps = self.sweeps(top["sweep"][1], methods) if "sweep" in top else {}
+        return BenchSpec(self.path, seeds, methods, students, teachers, envs, sweeps)
+
+    def sweeps(self, node: yaml.Node, methods: tuple[str, ...]) -> dict[str, tuple[Setting, ...]]:
+        from sb3_distill.schedules import parse
+
+        sweeps = {}
+        for method, (method_key, method_node) in self.mapping(node, "sweep").items():
+            if method not in methods:
+                raise self.error(method_key, f"sweep of {method!r}, which is not among the spec's methods {list(methods)}.")
+            axes = []
+            for name, (name_key, values_node) in self.mapping(method_node, f"The sweep of {method}").items():
+                if not name.isidentifier():
+                    raise self.error(name_key, f"{name!r} is not an algorithm argument name.")
+                if name == "lambda" and method == "ppo":
+                    raise self.error(name_key, "the ppo baseline has λ = 0 by definition; sweep λ of ppd instead.")
+                values = self.sequence(values_node)
+                if not values:
+                    raise self.error(values_node, f"the sweep of {method} gives no values for {name}.")
+                for value_node, value in values:
+                    if name == "lambda":
+                        try:
+                            parse(str(value), teacher_return=1.0)
+                        except ValueError as problem:
+                            raise self.error(value_node, str(problem)) from problem
+                if len({repr(value) for _, value in values}) != len(values):
+                    raise self.error(values_node, f"the sweep of {method} repeats a value of {name}.")
+                axes.append([(name, value) for _, value in values])
+            sweeps[method] = tuple(tuple(sorted(point)) for point in itertools.product(*axes))
+        return sweeps
 
     def choices(self, top: dict, name: str, allowed: tuple[str, ...], default: tuple[str, ...]) -> tuple[str, ...]:
         if name not in top:

@@ -94,8 +94,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, callback: BaseCallback | None = None) -> dict:
-    """Distil (or resume), evaluate and write the run folder; ``callback`` is passed to ``learn`` (the grid
-    records curves with it)."""
+    """Distil (or resume), evaluate and write the run folder; ``callback`` is passed to ``learn`` too (the
+    grid times training with it)."""
     resumed = args.resume is not None
     checkpoint = latest_checkpoint(args.resume) if resumed else None
     if checkpoint is not None:

@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from sb3_distill.report.statistics import iqm, stratified_bootstrap_ci
-from sb3_distill.report.tables import METHOD_ORDER, SIZE_ORDER, Run, _ordered
+from sb3_distill.report.tables import SIZE_ORDER, Run, _ordered, ordered_methods
 from sb3_distill.runs.periodic_evaluation import EVALUATIONS
 
 GRID_POINTS = 50
@@ -67,7 +67,7 @@ def plot_curves(runs: list[Run], suite: str, size: str, path: str) -> None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(6, 4))
-    for method in _ordered({r.method for r in runs}, METHOD_ORDER):
+    for method in ordered_methods({r.method for r in runs}):
         chosen = [r for r in runs if r.suite == suite and r.student == size and r.method == method]
         grid, centre, low, high = curve_band(chosen)
         if grid.size:
@@ -88,7 +88,7 @@ def steps_table(runs: list[Run]) -> str:
     lines = ["| suite | size | method | median steps to 90% | runs reaching it |", "| --- | --- | --- | --- | --- |"]
     for suite in sorted({r.suite for r in runs}):
         for size in _ordered({r.student for r in runs}, SIZE_ORDER):
-            for method in _ordered({r.method for r in runs}, METHOD_ORDER):
+            for method in ordered_methods({r.method for r in runs}):
                 chosen = [r for r in runs if r.suite == suite and r.student == size and r.method == method]
                 if not chosen:
                     continue

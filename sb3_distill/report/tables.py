@@ -82,14 +82,29 @@ def _ordered(values, order):  # type: ignore[no-untyped-def]
     return [value for value in order if value in values] + sorted(set(values) - set(order))
 
 
+def ordered_methods(labels: set[str]) -> list[str]:
+    """Method labels (``ppd``, ``ppd lambda=0.5``, ...) in the paper's order of methods, sweep settings after."""
+    def rank(label: str) -> tuple[int, str]:
+        base = label.split(" ", 1)[0]
+        return (METHOD_ORDER.index(base) if base in METHOD_ORDER else len(METHOD_ORDER), label)
+
+    return sorted(labels, key=rank)
+
+
+def short_label(label: str) -> str:
+    """``student-distill n_epochs=2`` -> ``sd n_epochs=2``."""
+    base, _, setting = label.partition(" ")
+    return " ".join(part for part in (SHORT.get(base, base), setting) if part)
+
+
 def _columns(runs: list[Run]) -> list[tuple[str, str]]:
     """(student size, method) pairs in the paper's order: sizes, then td, sd, ppd (and ppo)."""
     return [(size, method) for size in _ordered({r.student for r in runs}, SIZE_ORDER)
-            for method in _ordered({r.method for r in runs}, METHOD_ORDER)]
+            for method in ordered_methods({r.method for r in runs})]
 
 
 def _header(first: list[str], columns: list[tuple[str, str]]) -> list[str]:
-    names = first + [f"{size} {SHORT.get(method, method)}" for size, method in columns]
+    names = first + [f"{size} {short_label(method)}" for size, method in columns]
     return ["| " + " | ".join(names) + " |", "|" + " --- |" * len(names)]
 
 
@@ -134,7 +149,7 @@ def table_5(runs: list[Run], variant: str) -> str:
 def throughput(runs: list[Run]) -> str:
     """Markdown: environment steps per second of training, per method (mean over runs)."""
     lines = ["| method | steps/s | runs |", "| --- | --- | --- |"]
-    for method in _ordered({r.method for r in runs}, METHOD_ORDER):
+    for method in ordered_methods({r.method for r in runs}):
         rates = [r.steps_per_second for r in runs if r.method == method and np.isfinite(r.steps_per_second)]
         lines.append(f"| {method} | {np.mean(rates):.0f} | {len(rates)} |" if rates else f"| {method} | | 0 |")
     return "\n".join(lines)
