@@ -57,7 +57,9 @@ def _finished(out) -> dict[str, int]:
 
 
 @pytest.mark.skipif(not hasattr(os, "killpg"), reason="needs POSIX process groups")
-def test_killed_grid_restarts_without_losing_finished_runs(tmp_path):
+@pytest.mark.parametrize("kill", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_killed_grid_restarts_without_losing_finished_runs(tmp_path, kill):
+    """SIGKILL: runs in flight lose the work since their last checkpoint. SIGTERM: they save one first."""
     spec = tmp_path / "grid.yaml"
     spec.write_text(SPEC)
     out = tmp_path / "out"
@@ -67,9 +69,10 @@ def test_killed_grid_restarts_without_losing_finished_runs(tmp_path):
         assert process.poll() is None, f"the grid ended before it could be killed:\n{process.stdout.read()}"
         assert time.monotonic() < deadline, "no run finished in 10 minutes"
         time.sleep(0.02)
-    os.killpg(process.pid, signal.SIGKILL)
+    os.killpg(process.pid, kill)
     process.wait()
     process.stdout.close()
+    time.sleep(3)  # time for the workers to save on SIGTERM, or for orphaned workers to (wrongly) go on
     before = _finished(out)
     assert set(TEACHERS) <= set(before)
     unfinished = [key for key in RUNS if key not in before]
@@ -78,6 +81,12 @@ def test_killed_grid_restarts_without_losing_finished_runs(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         checkpointed = {key for key in unfinished if (out / key).exists() and _has_checkpoint(out / key)}
+    in_flight = {key for key in unfinished if (out / key).exists()}
+    assert not any((out / key / "error.json").exists() for key in unfinished)  # an interrupted run is not a failure
+    if kill == signal.SIGTERM:  # each run that had begun to learn (its TensorBoard folder exists) saved a checkpoint
+        assert {key for key in in_flight if (out / key / "tb").exists()} <= checkpointed
+    time.sleep(2)
+    assert _finished(out) == before, "a worker went on after its grid was killed"
 
     restart = _bench(spec, out)
     printed, _ = restart.communicate(timeout=600)

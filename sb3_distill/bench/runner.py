@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import time
 import traceback
 import warnings
@@ -18,7 +19,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from sb3_distill.bench.plan import DistillJob, TeacherJob
 from sb3_distill.common.atomic_files import write_json_atomically
 from sb3_distill.envs import env_slug
-from sb3_distill.runs import CheckpointError, latest_checkpoint
+from sb3_distill.runs import CheckpointError, RunInterrupted, latest_checkpoint
 
 DONE = "done.json"
 ERROR = "error.json"
@@ -39,6 +40,11 @@ def run_job(job: TeacherJob | DistillJob) -> dict[str, Any]:
     os.makedirs(job.folder, exist_ok=True)
     try:
         results = _run_teacher(job) if isinstance(job, TeacherJob) else _run_distill(job, resumable)
+    except RunInterrupted as stop:  # a checkpoint is saved: not a failure, and a restart resumes the run
+        # Die of the signal, as without a handler: a pool worker must not go on to its next job.
+        signal.signal(stop.signum, signal.SIG_DFL)
+        os.kill(os.getpid(), stop.signum)
+        raise
     except Exception as error:  # recorded, and the grid goes on
         record = {"key": job.key, "status": "failed", "error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()}
         write_json_atomically(os.path.join(job.folder, ERROR), record)

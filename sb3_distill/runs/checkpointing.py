@@ -18,6 +18,7 @@ class RunInterrupted(Exception):
 
     def __init__(self, message: str, signum: int):
         super().__init__(message)
+        self.signum = signum
         self.exit_code = 128 + signum
 
 
