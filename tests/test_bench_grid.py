@@ -46,9 +46,25 @@ def test_every_run_has_its_results_and_curve(grid):
         with open(out / "runs" / "CartPole-v1" / variant / "ppd-smaller-s0" / "evaluations.csv") as file:
             rows = list(csv.DictReader(file))
         assert rows and int(rows[-1]["timesteps"]) == 1024
+    config = json.loads((out / "teachers" / "CartPole-v1" / "s0-original" / "config.json").read_text())
+    results = json.loads((out / "runs" / "CartPole-v1" / "original" / "ppd-smaller-s0" / "results.json").read_text())
+    assert f"--teacher-score {config['eval_mean_return']!r},{config['eval_std_return']!r}" in results["command"]
+    assert results["teacher_mean_return"] == config["eval_mean_return"]  # measured once, by train-teacher
+    corrupted = json.loads((out / "runs" / "CartPole-v1" / "corrupted0.05" / "ppd-smaller-s0" / "results.json").read_text())
+    assert "--teacher-score" not in corrupted["command"]
     baseline = out / "runs" / "CartPole-v1" / "no-teacher" / "ppo-smaller-s0"
     assert (baseline / "done.json").exists()  # once, not per teacher variant
     assert not (out / "runs" / "CartPole-v1" / "corrupted0.05" / "ppo-smaller-s0").exists()
+
+
+def test_train_teacher_evaluates_as_the_runs_would(grid, tmp_path):
+    """The grid's reuse of train-teacher's score is exact: a run that evaluates the teacher itself gets the same."""
+    teacher = grid / "out" / "teachers" / "CartPole-v1" / "s0-original"
+    config = json.loads((teacher / "config.json").read_text())
+    assert main(["distill", "--teacher", str(teacher / "CartPole-v1.zip"), "--steps", "128", "--n-envs", "2", "--seed", "0",
+                 "--eval-episodes", "2", "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert (results["teacher_mean_return"], results["teacher_std_return"]) == (config["eval_mean_return"], config["eval_std_return"])
 
 
 def test_a_failing_run_is_recorded_and_the_grid_goes_on(grid):

@@ -310,3 +310,10 @@ def test_a_new_run_in_a_used_folder_does_not_take_the_earlier_checkpoints(tmp_pa
     assert main([*common, "--steps", "2048", "--checkpoint-every", "512"]) == 0
     assert "held checkpoints of an earlier run; they were removed" in capsys.readouterr().out
     assert _steps(checkpoints(out)) == [1024, 1536]  # PPD rollouts of 64 x 4 timesteps
+
+
+@pytest.mark.parametrize("text", ["500", "500,-1", "nan,0", "a,b"])
+def test_a_malformed_teacher_score_is_refused_before_anything_runs(tmp_path, capsys, text):
+    assert main(["distill", "--teacher", TEACHER, "--teacher-score", text, "--out", str(tmp_path / "run")]) == 2
+    assert "--teacher-score expects" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

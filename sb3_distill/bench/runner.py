@@ -105,6 +105,24 @@ def _teacher_source(folder: str) -> str:
         return json.load(file)["teacher"]
 
 
+def _measured_teacher_score(job: DistillJob) -> str | None:
+    """``MEAN,STD`` of a teacher the grid trained, when train-teacher evaluated it as this run would.
+
+    train-teacher evaluates on seed + 10,000 in the suite's mode, like every run of that teacher's seed;
+    with the spec's episodes too, the run takes this score instead of evaluating the teacher again.
+    """
+    if job.variant.sigma > 0:
+        return None
+    try:
+        with open(os.path.join(job.teacher_folder, "config.json")) as file:
+            config = json.load(file)
+    except FileNotFoundError:  # a teacher given as a source
+        return None
+    if config.get("seed") != job.seed or config.get("eval_episodes") != job.env.eval_episodes:
+        return None
+    return f"{config['eval_mean_return']!r},{config['eval_std_return']!r}"
+
+
 class TrainingClock(BaseCallback):
     """The wall time of ``learn`` (``seconds``) and the timesteps it started from, for throughput."""
 
@@ -135,6 +153,9 @@ def _run_distill(job: DistillJob, resume: bool) -> dict[str, Any]:
             "--steps", str(env.distill_steps), "--seed", str(job.seed), "--out", job.folder, "--n-envs", str(env.n_envs),
             "--eval-episodes", str(env.eval_episodes), "--no-progress",
             "--eval-every", str(max(env.distill_steps // env.curve_points, 1)), "--eval-every-episodes", str(env.curve_episodes)]
+    measured = _measured_teacher_score(job)
+    if measured is not None:
+        argv += ["--teacher-score", measured]
     if job.method == "ppo":
         argv += ["--lambda", "0"]  # PPD with λ = 0 is PPO exactly (tested): the no-teacher baseline
     elif job.distill_lambda is not None:

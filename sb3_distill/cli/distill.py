@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import signal
@@ -72,6 +73,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--param", nargs="*", metavar="KEY=VALUE", help="algorithm arguments, e.g. n_epochs=10")
     parser.add_argument("--eval-episodes", type=int, default=20, help="episodes of each evaluation")
+    parser.add_argument(
+        "--teacher-score", metavar="MEAN,STD",
+        help="the teacher's return under this run's evaluation (seed + 10,000, --eval-episodes), if already measured; "
+        "it is then not evaluated again",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
         "--checkpoint-every", type=int, default=None,
@@ -201,8 +207,12 @@ def _new_student(args: argparse.Namespace, env: VecEnv, env_id: str, teacher_pat
     """A fresh student with its teacher set, and the teacher's score (evaluated first: ``ratio`` λ needs it)."""
     suite = envs.suite_of(env_id)
     teacher = load_teacher(teacher_path, env=env, best=args.best, trust_pickle=args.trust_pickle, temperature=args.temperature)
-    evaluation_env = envs.make(env_id, 1, args.seed + EVAL_SEED_OFFSET, normalize=False, training=False)
-    teacher_score = score(teacher, evaluation_env, args.eval_episodes, suite.deterministic_eval)
+    if args.teacher_score is not None:
+        mean, std = _parse_score(args.teacher_score)
+        teacher_score = Score(mean, std, args.eval_episodes)
+    else:
+        evaluation_env = envs.make(env_id, 1, args.seed + EVAL_SEED_OFFSET, normalize=False, training=False)
+        teacher_score = score(teacher, evaluation_env, args.eval_episodes, suite.deterministic_eval)
     print(f"teacher mean return over {teacher_score.episodes} episodes: {teacher_score.mean:.1f} +/- {teacher_score.std:.1f}")
     student = METHODS[args.method](
         suite.policy, env, seed=args.seed, tensorboard_log=os.path.join(out, "tb"),
@@ -227,6 +237,16 @@ def default_run_dir(env_id: str, args: argparse.Namespace) -> str:
     return os.path.join("runs", "distill", f"{env_slug(env_id)}-{args.method}-{args.student}-s{args.seed}")
 
 
+def _parse_score(text: str) -> tuple[float, float]:
+    try:
+        mean, std = (float(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"--teacher-score expects MEAN,STD such as 500.0,0.0, got {text!r}.") from None
+    if not (math.isfinite(mean) and math.isfinite(std) and std >= 0):
+        raise ValueError(f"--teacher-score expects a finite mean and a std >= 0, got {text!r}.")
+    return mean, std
+
+
 def _check_arguments(args: argparse.Namespace) -> None:
     for name in ("steps", "n_envs", "eval_episodes", "keep_checkpoints"):
         if getattr(args, name) <= 0:
@@ -235,6 +255,8 @@ def _check_arguments(args: argparse.Namespace) -> None:
         if getattr(args, name) is not None and getattr(args, name) < 0:
             raise ValueError(f"--{name.replace('_', '-')} must be 0 (off) or positive, got {getattr(args, name)}.")
     check_max_divergence(args.max_divergence)
+    if args.teacher_score is not None:
+        _parse_score(args.teacher_score)
 
 
 def _params(args: argparse.Namespace) -> dict:
