@@ -97,6 +97,18 @@ def test_leftovers_of_a_killed_save_are_cleaned(tmp_path):
     assert os.listdir(tmp_path / "checkpoints") == ["step-000000000256"]
 
 
+def test_pruning_keeps_the_usable_checkpoints_and_drops_damaged_ones(tmp_path):
+    student = _student(str(tmp_path))
+    saved = []
+    for _ in range(3):
+        student.learn(256, reset_num_timesteps=not saved)
+        saved.append(save_checkpoint(student, str(tmp_path), keep=2))
+        if len(saved) == 2:
+            with open(saved[1].path("student.zip"), "r+b") as file:
+                file.truncate(100)
+    assert checkpoints(str(tmp_path)) == [saved[0].folder, saved[2].folder]
+
+
 class VecNanReward(VecEnvWrapper):
     """Rewards turn to NaN: the advantages and PPO's loss follow."""
 
@@ -310,6 +322,22 @@ def test_a_new_run_in_a_used_folder_does_not_take_the_earlier_checkpoints(tmp_pa
     assert main([*common, "--steps", "2048", "--checkpoint-every", "512"]) == 0
     assert "held checkpoints of an earlier run; they were removed" in capsys.readouterr().out
     assert _steps(checkpoints(out)) == [1024, 1536]  # PPD rollouts of 64 x 4 timesteps
+
+
+def test_resume_gives_options_newer_than_the_run_their_defaults(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert main(["distill", "--teacher", TEACHER, "--out", out, "--n-envs", "4", "--no-progress", "--eval-episodes", "1",
+                 "--steps", "2048", "--checkpoint-every", "1024"]) == 0
+    checkpoint = latest_checkpoint(out)
+    assert checkpoint.timesteps == 1024
+    manifest = dict(checkpoint.manifest)
+    manifest["command"] = {key: value for key, value in manifest["command"].items() if key not in ("max_divergence", "teacher_score")}
+    with open(checkpoint.path("manifest.json"), "w") as file:  # as written before these options existed
+        json.dump(manifest, file)
+    os.remove(os.path.join(out, "results.json"))
+    assert main(["distill", "--resume", out, "--no-progress"]) == 0
+    assert f"resuming {out} from {checkpoint.folder} (1024 of 2048 timesteps)" in capsys.readouterr().out
+    assert json.loads(open(os.path.join(out, "results.json")).read())["resumed"]
 
 
 @pytest.mark.parametrize("text", ["500", "500,-1", "nan,0", "a,b"])

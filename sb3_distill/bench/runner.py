@@ -11,7 +11,6 @@ import shutil
 import signal
 import time
 import traceback
-import warnings
 from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
@@ -19,7 +18,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from sb3_distill.bench.plan import DistillJob, TeacherJob
 from sb3_distill.common.atomic_files import write_json_atomically
 from sb3_distill.envs import env_slug
-from sb3_distill.runs import CheckpointError, RunInterrupted, latest_checkpoint
+from sb3_distill.runs import RunInterrupted, last_good_checkpoint
 
 DONE = "done.json"
 ERROR = "error.json"
@@ -56,15 +55,7 @@ def run_job(job: TeacherJob | DistillJob) -> dict[str, Any]:
 
 def _can_resume(folder: str) -> bool:
     """A killed run with a usable checkpoint (a run that failed is started over instead)."""
-    if os.path.exists(os.path.join(folder, ERROR)):
-        return False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # damaged checkpoints are skipped; the next usable one is taken
-        try:
-            latest_checkpoint(folder)
-        except CheckpointError:
-            return False
-    return True
+    return not os.path.exists(os.path.join(folder, ERROR)) and last_good_checkpoint(folder) is not None
 
 
 def _cli(argv: list[str]):  # type: ignore[no-untyped-def]

@@ -24,10 +24,10 @@ from sb3_distill.common.teacher_sources import load_teacher, teacher_env_id
 from sb3_distill.common.training_guard import DEFAULT_MAX_DIVERGENCE, TrainingDiverged, check_max_divergence
 from sb3_distill.envs import env_slug
 from sb3_distill.runs import (
-    CheckpointError,
     Checkpointing,
     PeriodicEvaluation,
     RunInterrupted,
+    last_good_checkpoint,
     latest_checkpoint,
     resume,
     stop_on_signals,
@@ -105,8 +105,9 @@ def run(args: argparse.Namespace, callback: BaseCallback | None = None) -> dict:
     resumed = args.resume is not None
     checkpoint = latest_checkpoint(args.resume) if resumed else None
     if checkpoint is not None:
-        args = argparse.Namespace(**{**checkpoint.manifest["command"], "resume": args.resume, "no_progress": args.no_progress,
-                                     "command_line": args.command_line})
+        # Options added since the run was started take their defaults.
+        args = argparse.Namespace(**{**vars(_defaults()), **checkpoint.manifest["command"], "resume": args.resume,
+                                     "no_progress": args.no_progress, "command_line": args.command_line})
     _check_arguments(args)
     teacher_path = args.teacher or bundled_teacher_path()
     env_id = args.env or teacher_env_id(teacher_path)
@@ -123,7 +124,7 @@ def run(args: argparse.Namespace, callback: BaseCallback | None = None) -> dict:
         student, teacher_score = _new_student(args, env, env_id, teacher_path, out)
     else:
         teacher_score = Score(**checkpoint.manifest["teacher_score"])
-        student = resume(out, env)
+        student = resume(out, env, checkpoint=checkpoint)
         print(f"resuming {out} from {checkpoint.folder} ({student.num_timesteps} of {args.steps} timesteps)")
     teacher = student.teacher
 
@@ -267,10 +268,15 @@ def _checkpoint_every(args: argparse.Namespace) -> int:
     return max(args.steps // 10, 1) if args.checkpoint_every is None else args.checkpoint_every
 
 
+def _defaults() -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return parser.parse_args([])
+
+
 def _last_checkpoint(out: str) -> str:
-    try:
-        checkpoint = latest_checkpoint(out)
-    except CheckpointError:
+    checkpoint = last_good_checkpoint(out)
+    if checkpoint is None:
         return "No checkpoint was saved before it; start the run again."
     return (f"The last good checkpoint is {checkpoint.folder} ({checkpoint.timesteps} timesteps); it was not overwritten. "
             f"Resume from it with: sb3-distill distill --resume {out}")

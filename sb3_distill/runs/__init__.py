@@ -18,6 +18,7 @@ from sb3_distill.runs.checkpointing import Checkpointing, RunInterrupted, stop_o
 from sb3_distill.runs.checkpoints import (
     Checkpoint,
     CheckpointError,
+    last_good_checkpoint,
     latest_checkpoint,
     read_checkpoint,
     save_checkpoint,
@@ -31,6 +32,7 @@ __all__ = [
     "Checkpointing",
     "PeriodicEvaluation",
     "RunInterrupted",
+    "last_good_checkpoint",
     "latest_checkpoint",
     "read_checkpoint",
     "resume",

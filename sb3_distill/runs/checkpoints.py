@@ -130,8 +130,9 @@ def save_checkpoint(model: BaseAlgorithm, run_dir: str, info: dict[str, Any] | N
             f"Could not write the checkpoint of step {model.num_timesteps} to {final}: {error.strerror or error}. "
             f"{_previous(run_dir)} Free some space or choose another --out, then resume with --resume {run_dir}."
         ) from error
-    _prune(run_dir, keep)
-    return Checkpoint(final, manifest)
+    checkpoint = Checkpoint(final, manifest)
+    _prune(run_dir, keep, checkpoint)
+    return checkpoint
 
 
 def read_checkpoint(folder: str) -> Checkpoint | None:
@@ -155,17 +156,26 @@ def checkpoints(run_dir: str) -> list[str]:
     return sorted(glob.glob(os.path.join(run_dir, CHECKPOINTS, "step-*")))
 
 
+def last_good_checkpoint(run_dir: str, warn: bool = False) -> Checkpoint | None:
+    """The newest usable checkpoint of ``run_dir``, or ``None``; damaged ones are skipped (with a warning if ``warn``)."""
+    for folder in reversed(checkpoints(run_dir)):
+        checkpoint = read_checkpoint(folder)
+        if checkpoint is not None:
+            return checkpoint
+        if warn:
+            warnings.warn(f"Skipping the damaged or incomplete checkpoint {folder}: a file is missing or does not match "
+                          "its manifest.", stacklevel=3)
+    return None
+
+
 def latest_checkpoint(run_dir: str) -> Checkpoint:
     """The newest usable checkpoint of ``run_dir``; damaged ones are skipped with a warning.
 
     :raises CheckpointError: there is none
     """
-    for folder in reversed(checkpoints(run_dir)):
-        checkpoint = read_checkpoint(folder)
-        if checkpoint is not None:
-            return checkpoint
-        warnings.warn(f"Skipping the damaged or incomplete checkpoint {folder}: a file is missing or does not match "
-                      "its manifest.", stacklevel=2)
+    checkpoint = last_good_checkpoint(run_dir, warn=True)
+    if checkpoint is not None:
+        return checkpoint
     raise CheckpointError(f"No usable checkpoint in {os.path.join(os.path.abspath(run_dir), CHECKPOINTS)}; the run "
                           "cannot be resumed. Start it again without --resume.")
 
@@ -216,18 +226,22 @@ def _sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def _prune(run_dir: str, keep: int) -> None:
-    complete = [folder for folder in checkpoints(run_dir) if read_checkpoint(folder) is not None]
-    for folder in complete[:-keep]:
-        shutil.rmtree(folder, ignore_errors=True)
+def _prune(run_dir: str, keep: int, newest: Checkpoint) -> None:
+    """Keep ``newest`` (just written, so not hashed again) and the ``keep - 1`` usable ones before it."""
+    older = [folder for folder in checkpoints(run_dir) if folder < newest.folder]
+    kept = 1
+    for folder in reversed(older):
+        if kept < keep and read_checkpoint(folder) is not None:
+            kept += 1
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
     for temporary in glob.glob(os.path.join(run_dir, CHECKPOINTS, ".step-*.tmp-*")):  # left by killed processes
         if not temporary.endswith(f".tmp-{os.getpid()}"):
             shutil.rmtree(temporary, ignore_errors=True)
 
 
 def _previous(run_dir: str) -> str:
-    for folder in reversed(checkpoints(run_dir)):
-        checkpoint = read_checkpoint(folder)
-        if checkpoint is not None:
-            return f"The last good checkpoint is {folder} ({checkpoint.timesteps} timesteps)."
-    return "There is no earlier checkpoint."
+    checkpoint = last_good_checkpoint(run_dir)
+    if checkpoint is None:
+        return "There is no earlier checkpoint."
+    return f"The last good checkpoint is {checkpoint.folder} ({checkpoint.timesteps} timesteps)."

@@ -10,7 +10,14 @@ from sb3_distill import schedules
 from sb3_distill.common.distillation_algorithm import DistillationAlgorithm
 from sb3_distill.common.teacher import DEFAULT_Q_TEMPERATURE
 from sb3_distill.common.teacher_sources import TeacherSource, load_teacher
-from sb3_distill.runs.checkpoints import STUDENT, CheckpointError, latest_checkpoint, restore_rng, restore_vecnormalize
+from sb3_distill.runs.checkpoints import (
+    STUDENT,
+    Checkpoint,
+    CheckpointError,
+    latest_checkpoint,
+    restore_rng,
+    restore_vecnormalize,
+)
 
 
 def _algorithms() -> dict[str, type[DistillationAlgorithm]]:
@@ -35,6 +42,7 @@ def resume(
     teacher: TeacherSource | None = None,
     distill_lambda: schedules.DistillLambda | None = None,
     device: str = "auto",
+    checkpoint: Checkpoint | None = None,
 ) -> DistillationAlgorithm:
     """The student of ``run_dir``'s latest usable checkpoint, with its teacher set again, ready to continue.
 
@@ -50,8 +58,10 @@ def resume(
     :param teacher: the teacher; default: the source the checkpoint names (a path or ``hf://`` id)
     :param distill_lambda: λ; default: the one the checkpoint records
     :param device: torch device of the student
+    :param checkpoint: the checkpoint to continue from, when the caller has read it already; default: the latest
+        usable one of ``run_dir``
     """
-    checkpoint = latest_checkpoint(run_dir)
+    checkpoint = checkpoint or latest_checkpoint(run_dir)
     manifest = checkpoint.manifest
     algorithm = _algorithms().get(manifest["algorithm"])
     if algorithm is None:
