@@ -130,14 +130,16 @@ def test_a_swept_argument_reaches_the_runs_and_the_report(tmp_path):
     spec = tmp_path / "sweep.yaml"
     spec.write_text(TINY.replace("methods: [ppd, student-distill, ppo]", "methods: [ppd]")
                     .replace("teachers: [original, corrupted:0.05]", "teachers: [original]")
-                    + "sweep:\n  ppd: {lambda: [0.5, 2], n_epochs: [3]}\n")
+                    + "sweep:\n  ppd: {lambda: [0.5, 2], n_epochs: [3], preset: [paper]}\n")
     out = tmp_path / "out"
     assert main(["bench", str(spec), "--out", str(out)]) == 0
     for value in ("0.5", "2"):
-        run = out / "runs" / "CartPole-v1" / "original" / f"ppd-lambda={value}-n_epochs=3-smaller-s0"
+        run = out / "runs" / "CartPole-v1" / "original" / f"ppd-lambda={value}-n_epochs=3-preset=paper-smaller-s0"
         record = json.loads((run / "done.json").read_text())
-        assert record["method"] == f"ppd lambda={value} n_epochs=3" and record["setting"] == {"lambda": float(value), "n_epochs": 3}
+        assert record["method"] == f"ppd lambda={value} n_epochs=3 preset=paper"
+        assert record["setting"] == {"lambda": float(value), "n_epochs": 3, "preset": "paper"}
         results = json.loads((run / "results.json").read_text())
-        assert results["distill_lambda"] == repr(float(value)) and results["params"]["n_epochs"] == 3
+        assert results["distill_lambda"] == repr(float(value)) and results["preset"] == "paper"
+        assert (results["params"]["n_epochs"], results["params"]["batch_size"]) == (3, 512)  # the sweep's, then the preset's
     assert main(["report", str(out), "--reps", "50"]) == 0
-    assert "| suite | smaller ppd lambda=0.5 n_epochs=3 | smaller ppd lambda=2 n_epochs=3 |" in (out / "report.md").read_text()
+    assert "| suite | smaller ppd lambda=0.5 n_epochs=3 preset=paper | smaller ppd lambda=2 n_epochs=3 preset=paper |" in (out / "report.md").read_text()

@@ -105,12 +105,21 @@ def test_a_sweep_runs_every_combination_of_its_values(tmp_path):
     assert {job.label for job in jobs.runs if job.method == "ppo"} == {"ppo n_epochs=2"}
 
 
+def test_a_preset_sweep_passes_preset_not_an_algorithm_argument(tmp_path):
+    spec = load_spec(write(tmp_path, GOOD + "sweep:\n  student-distill: {preset: [null, paper]}\n"))
+    runs = [job for job in plan(spec, str(tmp_path / "out")).runs if job.method == "student-distill"]
+    assert {job.preset for job in runs} == {None, "paper"}
+    assert {job.label for job in runs} == {"student-distill preset=None", "student-distill preset=paper"}
+    assert all("preset" not in job.params() for job in runs)
+
+
 @pytest.mark.parametrize(
     "sweep, message",
     [
         ("sweep:\n  dqn: {n_epochs: [4]}\n", r"line 17: sweep of 'dqn', which is not among the spec's methods"),
         ("sweep:\n  ppo: {lambda: [1]}\n", r"line 17: the ppo baseline has λ = 0 by definition"),
         ("sweep:\n  ppd:\n    lambda: [1, -2]\n", r"line 18: λ must be a finite number >= 0"),
+        ("sweep:\n  ppd:\n    preset: [fast]\n", r"line 18: unknown preset 'fast'; expected one of \['paper'\], or null"),
         ("sweep:\n  ppd: {n_epochs: [4, 4]}\n", r"line 17: the sweep of ppd repeats a value of n_epochs"),
         ("sweep:\n  ppd: {n_epochs: []}\n", r"line 17: the sweep of ppd gives no values for n_epochs"),
     ],

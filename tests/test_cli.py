@@ -76,7 +76,7 @@ def test_distill_with_student_normalization(trained_teacher, tmp_path):
     assert code == 0
     from stable_baselines3.common.vec_env import VecNormalize
 
-    from sb3_distill.cli.distill import DISTILL_DEFAULTS
+    from sb3_distill.cli.hyperparams import DISTILL_DEFAULTS
 
     statistics = VecNormalize.load(str(tmp_path / "vecnormalize.pkl"), make_vec_env("CartPole-v1"))
     rollout = DISTILL_DEFAULTS["ppd"]["n_steps"] * 8

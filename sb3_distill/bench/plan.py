@@ -32,6 +32,10 @@ class TeacherJob:
         return os.path.join("teachers", env_slug(self.env.env_id), f"s{self.seed}-{self.variant.name}")
 
 
+#: Sweep axes that are options of ``distill`` rather than algorithm arguments.
+CLI_OPTIONS = ("lambda", "preset")
+
+
 @dataclass(frozen=True)
 class DistillJob:
     """One student: an environment, teacher variant, method, size and seed."""
@@ -61,9 +65,15 @@ class DistillJob:
         """λ of the sweep setting, if it sets one."""
         return next((str(value) for name, value in self.setting if name == "lambda"), None)
 
+    @property
+    def preset(self) -> str | None:
+        """The preset of the sweep setting, if it sets one (``--preset``)."""
+        return next((value for name, value in self.setting if name == "preset"), None)
+
     def params(self) -> dict[str, Any]:
         """The spec's algorithm arguments for the method, with the sweep setting's on top."""
-        return {**self.env.params.get(self.method, {}), **{name: value for name, value in self.setting if name != "lambda"}}
+        setting = {name: value for name, value in self.setting if name not in CLI_OPTIONS}
+        return {**self.env.params.get(self.method, {}), **setting}
 
 
 @dataclass(frozen=True)

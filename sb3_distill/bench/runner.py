@@ -151,6 +151,8 @@ def _run_distill(job: DistillJob, resume: bool) -> dict[str, Any]:
         argv += ["--lambda", "0"]  # PPD with λ = 0 is PPO exactly (tested): the no-teacher baseline
     elif job.distill_lambda is not None:
         argv += ["--lambda", job.distill_lambda]
+    if job.preset is not None:
+        argv += ["--preset", job.preset]
     if job.params():
         argv += ["--param", *_params(job.params())]
     if resume:

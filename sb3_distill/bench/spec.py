@@ -18,6 +18,7 @@ Every value is checked before anything runs, and an error names the line of the 
         params: {ppd: {learning_rate: 0.001}}   # per-method algorithm arguments
     sweep:                              # optional: one run per combination, per method (paper §8.7: λ)
       ppd: {lambda: [0.5, 1, 2, 5], n_epochs: [4, 10]}   # lambda: --lambda (a number or a schedule)
+      student-distill: {preset: [null, paper]}           # preset: --preset (null: the tools' defaults)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from sb3_distill.cli.hyperparams import PRESETS
 from sb3_distill.envs import check_env_id
 from sb3_distill.student_sizes import STUDENT_SIZES
 
@@ -164,6 +166,9 @@ class _Reader:
                 if not values:
                     raise self.error(values_node, f"the sweep of {method} gives no values for {name}.")
                 for value_node, value in values:
+                    if name == "preset" and value is not None and value not in PRESETS:
+                        raise self.error(value_node, f"unknown preset {value!r}; expected one of {sorted(PRESETS)}, or null "
+                                                     "for the tools' defaults.")
                     if name == "lambda":
                         try:
                             parse(str(value), teacher_return=1.0)

@@ -14,7 +14,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from sb3_distill import PPD, StudentDistill, TeacherDistill, envs, schedules
 from sb3_distill.cli.evaluation import Score, score
-from sb3_distill.cli.hyperparams import DISTILL_DEFAULTS, parse_params
+from sb3_distill.cli.hyperparams import PRESETS, method_params, parse_params
 from sb3_distill.cli.output_dir import prepare_output_dir
 from sb3_distill.common.atomic_files import atomic_path, write_json_atomically
 from sb3_distill.common.distillation_algorithm import DistillationAlgorithm
@@ -70,6 +70,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="give the student its own VecNormalize (default: the suite's convention, e.g. on for MuJoCo)",
+    )
+    parser.add_argument(
+        "--preset", choices=sorted(PRESETS), default=None,
+        help="start from a named setting: paper = the paper's appendix A.3 (batch_size 512, which assumes its 18 "
+             "environments); --param values still win",
     )
     parser.add_argument("--param", nargs="*", metavar="KEY=VALUE", help="algorithm arguments, e.g. n_epochs=10")
     parser.add_argument("--eval-episodes", type=int, default=20, help="episodes of each evaluation")
@@ -192,6 +197,7 @@ def run(args: argparse.Namespace, callback: BaseCallback | None = None) -> dict:
         "teacher_policy_parameters": teacher_params,
         "student_policy_parameters": student_params,
         "student_net_arch": student.policy_kwargs.get("net_arch"),
+        "preset": args.preset,
         "params": _params(args),
         "distill_lambda": repr(student.distill_lambda),
         "kl_mode": student.kl_mode,
@@ -217,7 +223,7 @@ def _new_student(args: argparse.Namespace, env: VecEnv, env_id: str, teacher_pat
     print(f"teacher mean return over {teacher_score.episodes} episodes: {teacher_score.mean:.1f} +/- {teacher_score.std:.1f}")
     student = METHODS[args.method](
         suite.policy, env, seed=args.seed, tensorboard_log=os.path.join(out, "tb"),
-        policy_kwargs=student_policy_kwargs(teacher.policy, args.student), **_params(args),
+        policy_kwargs=student_policy_kwargs(teacher.policy, args.student), preset=args.preset, **_params(args),
     )
     student.set_teacher(
         teacher, distill_lambda=schedules.parse(args.distill_lambda, teacher_return=teacher_score.mean), kl_mode=args.kl_mode,
@@ -261,7 +267,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
 
 
 def _params(args: argparse.Namespace) -> dict:
-    return {**DISTILL_DEFAULTS[args.method], **parse_params(args.param)}
+    return {**method_params(args.method, args.preset), **parse_params(args.param)}
 
 
 def _checkpoint_every(args: argparse.Namespace) -> int:

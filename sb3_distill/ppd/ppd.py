@@ -15,6 +15,7 @@ from stable_baselines3.common.utils import explained_variance
 from torch.nn import functional as F
 
 from sb3_distill.common.distillation_algorithm import DistillationAlgorithm, DistillLambda, TeacherSource
+from sb3_distill.common.presets import PAPER_PPD, accepts_presets
 from sb3_distill.common.teacher import TeacherNormalization
 from sb3_distill.common.training_guard import check_update
 
@@ -41,8 +42,11 @@ class ProximalPolicyDistillation(DistillationAlgorithm, PPO):
     :param distill_loss: ``"forward_kl"`` (default; ``"mse"`` for SAC, TD3, DDPG and TQC teachers),
         ``"reverse_kl"``, ``"jsd"``, ``"nll"``, ``"mse"`` or ``"huber"``
     :param jsd_beta: β of the generalised Jensen-Shannon divergence
+    :param preset: ``"paper"`` fills in the arguments not given with the paper's settings
+        (:mod:`sb3_distill.common.presets`); ``None``: the defaults above
     """
 
+    @accepts_presets({"paper": PAPER_PPD})
     def __init__(
         self,
         policy: str | type[ActorCriticPolicy],
@@ -77,8 +81,10 @@ class ProximalPolicyDistillation(DistillationAlgorithm, PPO):
         teacher_vecnormalize: TeacherNormalization = None,
         distill_loss: str | None = None,
         jsd_beta: float = 0.5,
+        preset: str | None = None,
     ):
         self._init_distillation(teacher, distill_lambda, kl_mode, teacher_vecnormalize, distill_loss, jsd_beta)
+        self.preset = preset
         super().__init__(
             policy,
             env,

@@ -15,6 +15,7 @@ from torch.nn import functional as F
 from sb3_distill.common.action_params import action_params
 from sb3_distill.common.distillation_algorithm import DistillationAlgorithm, DistillLambda, TeacherSource
 from sb3_distill.common.policy_forward import distribution_and_values
+from sb3_distill.common.presets import PAPER_ONLINE, accepts_presets
 from sb3_distill.common.teacher import TeacherNormalization
 from sb3_distill.common.training_guard import check_update
 
@@ -58,6 +59,8 @@ class StudentDistill(DistillationAlgorithm):
     :param distill_loss: ``"forward_kl"`` (default; ``"mse"`` for SAC, TD3, DDPG and TQC teachers),
         ``"reverse_kl"``, ``"jsd"``, ``"nll"``, ``"mse"`` or ``"huber"``
     :param jsd_beta: β of the generalised Jensen-Shannon divergence
+    :param preset: ``"paper"`` fills in the arguments not given with the paper's settings
+        (:mod:`sb3_distill.common.presets`); ``None``: the defaults above
     """
 
     needs_teacher_values = True
@@ -68,6 +71,7 @@ class StudentDistill(DistillationAlgorithm):
         "MultiInputPolicy": MultiInputActorCriticPolicy,
     }
 
+    @accepts_presets({"paper": PAPER_ONLINE})
     def __init__(
         self,
         policy: str | type[ActorCriticPolicy],
@@ -96,8 +100,10 @@ class StudentDistill(DistillationAlgorithm):
         teacher_vecnormalize: TeacherNormalization = None,
         distill_loss: str | None = None,
         jsd_beta: float = 0.5,
+        preset: str | None = None,
     ):
         self._init_distillation(teacher, distill_lambda, kl_mode, teacher_vecnormalize, distill_loss, jsd_beta)
+        self.preset = preset
         super().__init__(
             policy,
             env,
