@@ -135,7 +135,14 @@ SHIPPED = {  # spec: (teacher jobs, distillation runs, the extra its environment
     "atari.yaml": (55, 660, "ale_py"),
     "atari-reduced.yaml": (12, 96, "ale_py"),
     "procgen.yaml": (20, 240, "envpool"),
+    "ppd-early-mujoco.yaml": (6, 54, "mujoco"),
+    "ppd-no-regression.yaml": (18, 72, "minatar"),
 }
+
+
+def test_every_shipped_spec_is_checked():
+    folder = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "specs")
+    assert sorted(name for name in os.listdir(folder) if name.endswith(".yaml")) == sorted(SHIPPED)
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
