@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sb3_distill.cli.main import main
-from sb3_distill.report.tables import read_runs
+from sb3_distill.report.tables import read_runs, score_text
 
 # (env, method, size, seed, teacher return, student return)
 RUNS = [
@@ -63,6 +63,11 @@ def test_fractions_tables_and_figures(tmp_path, capsys):
     for name in ("curves-classic-smaller.png", "curves-atari-smaller.png"):
         assert (tmp_path / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"figures/{name}" in report
+
+
+@pytest.mark.parametrize("score, text", [(2881.4, "2881"), (-1178.7, "-1179"), (375.0, "375"), (6.654, "6.65"), (0.5, "0.5")])
+def test_table_5_writes_returns_without_exponents(score, text):
+    assert score_text(score) == text
 
 
 def test_report_of_an_empty_folder_is_an_error(tmp_path, capsys):

@@ -141,9 +141,14 @@ def table_5(runs: list[Run], variant: str) -> str:
         cells = []
         for size, method in columns:
             values = [run.score(run.student_return) for run in here if run.student == size and run.method == method]
-            cells.append(f"{np.mean(values):.3g}" if values else "")
-        lines.append(f"| {env} | {teacher:.3g} | " + " | ".join(cells) + " |")
+            cells.append(score_text(float(np.mean(values))) if values else "")
+        lines.append(f"| {env} | {score_text(float(teacher))} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def score_text(score: float) -> str:
+    """Three significant digits, but whole numbers from 1000 up (MuJoCo returns), never an exponent."""
+    return f"{score:.0f}" if abs(score) >= 1000 else f"{score:.3g}"
 
 
 def throughput(runs: list[Run]) -> str:
