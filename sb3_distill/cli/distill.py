@@ -10,11 +10,11 @@ import signal
 from dataclasses import asdict
 
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
-from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+from stable_baselines3.common.vec_env import VecEnv
 
-from sb3_distill import PPD, StudentDistill, TeacherDistill, envs, schedules
+from sb3_distill import envs, schedules
 from sb3_distill.cli.evaluation import Score, score
-from sb3_distill.cli.hyperparams import PRESETS, method_params, parse_params
+from sb3_distill.cli.hyperparams import METHODS, PRESETS, method_params, parse_params
 from sb3_distill.cli.output_dir import prepare_output_dir
 from sb3_distill.common.atomic_files import atomic_path, write_json_atomically
 from sb3_distill.common.distillation_algorithm import DistillationAlgorithm
@@ -36,7 +36,6 @@ from sb3_distill.runs.checkpoints import CHECKPOINTS
 from sb3_distill.student_sizes import STUDENT_SIZES, policy_parameter_count, student_policy_kwargs
 from sb3_distill.teachers import DEFAULT_ENV, bundled_teacher_path
 
-METHODS = {"ppd": PPD, "student-distill": StudentDistill, "teacher-distill": TeacherDistill}
 DEFAULT_STEPS = 50_000
 EVAL_SEED_OFFSET = 10_000  # evaluation environments never share seeds with training ones
 
@@ -167,13 +166,12 @@ def run(args: argparse.Namespace, callback: BaseCallback | None = None) -> dict:
         periodic.evaluate()  # the learning curve ends where training ended
     with atomic_path(os.path.join(out, "student.zip")) as temporary:
         student.save(temporary)
-    if isinstance(student.get_vec_normalize_env(), VecNormalize):
+    vec_normalize = student.get_vec_normalize_env()
+    if vec_normalize is not None:
         with atomic_path(os.path.join(out, "vecnormalize.pkl")) as temporary:
-            student.get_vec_normalize_env().save(temporary)
+            vec_normalize.save(temporary)
 
-    evaluation_env = envs.frozen_copy(
-        envs.make(env_id, 1, eval_seed, normalize=False, training=False), student.get_vec_normalize_env() or student.get_env()
-    )
+    evaluation_env = envs.frozen_copy(envs.make(env_id, 1, eval_seed, normalize=False, training=False), vec_normalize or student.get_env())
     student_score = score(student, evaluation_env, args.eval_episodes, suite.deterministic_eval)
     teacher_params = policy_parameter_count(teacher.policy)
     student_params = policy_parameter_count(student.policy)

@@ -10,7 +10,10 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from sb3_distill.common.presets import PAPER_ONLINE, PAPER_PPD
+from sb3_distill import PPD, StudentDistill, TeacherDistill
+from sb3_distill.common.presets import presets_of
+
+METHODS = {"ppd": PPD, "student-distill": StudentDistill, "teacher-distill": TeacherDistill}
 
 DISTILL_DEFAULTS: dict[str, dict[str, Any]] = {
     "ppd": dict(n_steps=64, batch_size=256, n_epochs=4, gamma=0.999, gae_lambda=0.9, learning_rate=3e-4, ent_coef=0.0),
@@ -18,17 +21,17 @@ DISTILL_DEFAULTS: dict[str, dict[str, Any]] = {
     "teacher-distill": dict(n_steps=5, learning_rate=3e-4, ent_coef=0.0),
 }
 
-#: ``--preset``: the algorithms' presets, without λ and the KL direction (``--lambda`` and ``--kl-mode`` set those).
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "paper": {"ppd": PAPER_PPD, "student-distill": PAPER_ONLINE, "teacher-distill": PAPER_ONLINE},
-}
+#: ``--preset``: the names of the presets every method accepts (the algorithms' constructors define them).
+PRESETS = sorted(set.intersection(*(set(presets_of(algorithm)) for algorithm in METHODS.values())))
 
 
 def method_params(method: str, preset: str | None) -> dict[str, Any]:
-    """The algorithm arguments ``method`` starts from: ``preset``'s, or the tools' defaults above."""
+    """The algorithm arguments ``method`` starts from: ``preset``'s, without λ and the KL direction
+    (``--lambda`` and ``--kl-mode`` set those), or the tools' defaults above."""
     if preset is None:
         return dict(DISTILL_DEFAULTS[method])
-    return {key: value for key, value in PRESETS[preset][method].items() if key not in ("distill_lambda", "kl_mode")}
+    settings = presets_of(METHODS[method])[preset]
+    return {key: value for key, value in settings.items() if key not in ("distill_lambda", "kl_mode")}
 
 
 #: PPO for teachers: SB3's defaults unless overridden with --param.

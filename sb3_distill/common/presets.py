@@ -49,6 +49,12 @@ def accepts_presets(presets: Mapping[str, Mapping[str, Any]]) -> Callable[[Init]
                 kwargs.update({key: value for key, value in presets[name].items() if key not in given})
             init(self, *args, **kwargs)
 
+        wrapper.presets = presets  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def presets_of(algorithm: type) -> Mapping[str, Mapping[str, Any]]:
+    """The presets ``algorithm``'s constructor accepts, by name (empty if it takes none)."""
+    return getattr(algorithm.__init__, "presets", {})
