@@ -77,3 +77,26 @@ def test_cli_preset_with_an_override(tmp_path):
                                  "n_epochs": 10}
     student = PPD.load(out / "student.zip")
     assert (student.batch_size, student.n_epochs, student.preset) == (512, 10, "paper")
+
+
+def test_the_default_ppd_takes_at_least_as_many_optimizer_steps_per_sample_as_student_distill(env):
+    """Issue 6: with the paper's 4 epochs, PPD's distillation term got one optimizer step per 64 samples,
+    student-distill one per 40, and PPD fell behind early on MuJoCo. The tools' default must not."""
+    from stable_baselines3 import PPO
+
+    from sb3_distill.cli.hyperparams import method_params
+
+    teacher = PPO.load(bundled_teacher_path())
+    steps_per_sample = {}
+    for method, cls in (("ppd", PPD), ("student-distill", StudentDistill)):
+        model = cls("MlpPolicy", env, seed=0, **method_params(method, None))
+        model.set_teacher(teacher)
+        calls = []
+        step = model.policy.optimizer.step
+        model.policy.optimizer.step = lambda *args, **kwargs: (calls.append(1), step(*args, **kwargs))[1]
+        model.learn(total_timesteps=1024)
+        steps_per_sample[method] = len(calls) / model.num_timesteps
+    assert steps_per_sample["ppd"] >= steps_per_sample["student-distill"] > 0
+    paper = method_params("ppd", "paper")
+    assert paper["n_epochs"] * -(-paper["n_steps"] * 8 // paper["batch_size"]) / (paper["n_steps"] * 8) < steps_per_sample[
+        "student-distill"]  # the paper's setting is the one that fell behind

@@ -73,3 +73,24 @@ def test_table_5_writes_returns_without_exponents(score, text):
 def test_report_of_an_empty_folder_is_an_error(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert "No finished runs" in capsys.readouterr().err
+
+
+def test_returns_at_chosen_steps(tmp_path, capsys):
+    """``--at``: each run's first evaluation at or after the step, mean over seeds with a bootstrap interval."""
+    make_grid(tmp_path)
+    assert main(["report", str(tmp_path), "--reps", "500", "--at", "0.45k,1000,2k"]) == 0
+    report = (tmp_path / "report.md").read_text()
+    # CartPole ppd smaller at step 450 -> the evaluation at 500: s0 500 * 0.5 = 250, s1 250 * 0.5 = 125
+    # (a mean of 187.5, the interval spanning both); student-distill 400 * 0.5 = 200 for both seeds
+    assert "| CartPole-v1 | smaller | 450 | 200 [200, 200] (n=2) | 188 [125, 250] (n=2) |" in report
+    assert "| CartPole-v1 | smaller | 1,000 | 400 [400, 400] (n=2) | 375 [250, 500] (n=2) |" in report
+    assert "| CartPole-v1 | smaller | 2,000 |  |  |" in report  # no evaluation that late
+    assert "| PongNoFrameskip-v4 | smaller | 1,000 |  | 0.5 [0.5, 0.5] (n=1) |" in report  # human-normalised
+
+
+@pytest.mark.parametrize("text", ["250x", "-5", "1.5", ""])
+def test_returns_at_refuses_steps_it_cannot_read(tmp_path, capsys, text):
+    make_grid(tmp_path)
+    with pytest.raises(SystemExit):
+        main(["report", str(tmp_path), "--at", text])
+    assert "expected" in capsys.readouterr().err and not (tmp_path / "report.md").exists()

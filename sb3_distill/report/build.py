@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import os
 
-from sb3_distill.report.curves import plot_curves, steps_table
+from sb3_distill.report.curves import checkpoint_table, plot_curves, steps_table
 from sb3_distill.report.tables import SIZE_ORDER, _ordered, read_runs, table_1, table_5, throughput
 
 
-def build_report(out: str, reps: int = 2000) -> str:
-    """Write ``out/report.md`` and ``out/figures/*.png``; return the report's path."""
+def build_report(out: str, reps: int = 2000, at: list[int] | None = None) -> str:
+    """Write ``out/report.md`` and ``out/figures/*.png``; return the report's path.
+
+    :param out: a grid's output folder
+    :param reps: bootstrap replications of the confidence intervals
+    :param at: steps at which to tabulate every method's evaluation return, per environment and size
+    """
     runs = read_runs(out)
     if not runs:
         raise ValueError(f"No finished runs under {out!r} (runs/**/done.json); run `sb3-distill bench` first.")
@@ -30,6 +35,10 @@ def build_report(out: str, reps: int = 2000) -> str:
             name = f"curves-{suite}-{size}.png"
             plot_curves([r for r in runs if r.variant in (variants[0], "no-teacher")], suite, size, os.path.join(figures, name))
             sections += [f"![{suite}, {size}](figures/{name})", ""]
+    if at:
+        sections += ["## Evaluation returns at chosen steps", "",
+                     "Mean over seeds of each run's first evaluation at or after the step, 95% bootstrap interval in "
+                     "brackets, n runs (Atari: human-normalised).", "", checkpoint_table(runs, at, reps), ""]
     sections += ["## Steps to reach 90% of the teacher's score", "", steps_table(runs), "",
                  "## Throughput (environment steps per second of training)", "", throughput(runs), ""]
     path = os.path.join(out, "report.md")

@@ -1,5 +1,6 @@
 """Learning curves (the student's periodic evaluations, ``evaluations.csv``, as fractions of its teacher's
-evaluation score): IQM over runs with 95% bootstrap bands, and the steps each run needs to reach 90%.
+evaluation score): IQM over runs with 95% bootstrap bands, the steps each run needs to reach 90%, and
+the returns at chosen steps (``report --at``).
 
 Curves come from evaluations rather than training episodes: teacher-distill's training episodes are
 the teacher's own, and training episodes of the other methods are played with sampled actions.
@@ -13,7 +14,7 @@ import os
 import numpy as np
 
 from sb3_distill.report.statistics import iqm, stratified_bootstrap_ci
-from sb3_distill.report.tables import SIZE_ORDER, Run, _ordered, ordered_methods
+from sb3_distill.report.tables import SIZE_ORDER, Run, _ordered, ordered_methods, score_text
 from sb3_distill.runs.periodic_evaluation import EVALUATIONS
 
 GRID_POINTS = 50
@@ -96,4 +97,36 @@ def steps_table(runs: list[Run]) -> str:
                 reached = steps[np.isfinite(steps)]
                 median = f"{np.median(reached):,.0f}" if reached.size else "not reached"
                 lines.append(f"| {suite} | {size} | {method} | {median} | {reached.size}/{len(chosen)} |")
+    return "\n".join(lines)
+
+
+def return_at(run: Run, step: int) -> float:
+    """The run's evaluation return (Atari: human-normalised) at its first evaluation at or after ``step``;
+    NaN when it has none that late."""
+    path = os.path.join(run.folder, EVALUATIONS)
+    if not os.path.exists(path):
+        return float("nan")
+    with open(path) as file:
+        rows = [row for row in csv.DictReader(file) if float(row["timesteps"]) >= step]
+    return run.score(float(rows[0]["mean_return"])) if rows else float("nan")
+
+
+def checkpoint_table(runs: list[Run], steps: list[int], reps: int = 2000) -> str:
+    """Markdown: per environment, student size and step, each method's mean evaluation return over seeds
+    with its 95% bootstrap interval, read from the evaluations during training (``return_at``)."""
+    methods = ordered_methods({r.method for r in runs})
+    lines = ["| env | size | step | " + " | ".join(methods) + " |", "|" + " --- |" * (3 + len(methods))]
+    for env in sorted({r.env for r in runs}):
+        for size in _ordered({r.student for r in runs if r.env == env}, SIZE_ORDER):
+            for step in steps:
+                cells = []
+                for method in methods:
+                    values = np.array([return_at(r, step) for r in runs if (r.env, r.student, r.method) == (env, size, method)])
+                    values = values[np.isfinite(values)]
+                    if not values.size:
+                        cells.append("")
+                        continue
+                    low, high = stratified_bootstrap_ci(values[:, None], lambda x: float(np.mean(x)), reps=reps)
+                    cells.append(f"{score_text(float(values.mean()))} [{score_text(low)}, {score_text(high)}] (n={values.size})")
+                lines.append(f"| {env} | {size} | {step:,} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
