@@ -78,8 +78,18 @@ def test_report_of_an_empty_folder_is_an_error(tmp_path, capsys):
 def test_returns_at_chosen_steps(tmp_path, capsys):
     """``--at``: each run's first evaluation at or after the step, mean over seeds with a bootstrap interval."""
     make_grid(tmp_path)
+    corrupted = tmp_path / "runs" / "CartPole-v1" / "corrupted0.05" / "ppd-smaller-s0"
+    os.makedirs(corrupted)
+    (corrupted / "done.json").write_text(json.dumps({
+        "status": "done", "env": "CartPole-v1", "method": "ppd", "student": "smaller", "seed": 0, "variant": "corrupted0.05",
+        "teacher_mean_return": 300.0, "student_mean_return": 100.0, "steps": 1000}))
+    (corrupted / "evaluations.csv").write_text("timesteps,mean_return\n500,10\n1000,100\n")
     assert main(["report", str(tmp_path), "--reps", "500", "--at", "0.45k,1000,2k"]) == 0
     report = (tmp_path / "report.md").read_text()
+    corrupted_section, original = report.split("## Evaluation returns at chosen steps (corrupted0.05 teachers)")[1].split(
+        "## Evaluation returns at chosen steps (original teachers)")
+    assert "| CartPole-v1 | smaller | 1,000 | 100 [100, 100] (n=1) |" in corrupted_section  # each variant on its own
+    report = original
     # CartPole ppd smaller at step 450 -> the evaluation at 500: s0 500 * 0.5 = 250, s1 250 * 0.5 = 125
     # (a mean of 187.5, the interval spanning both); student-distill 400 * 0.5 = 200 for both seeds
     assert "| CartPole-v1 | smaller | 450 | 200 [200, 200] (n=2) | 188 [125, 250] (n=2) |" in report

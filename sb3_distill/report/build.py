@@ -35,10 +35,11 @@ def build_report(out: str, reps: int = 2000, at: list[int] | None = None) -> str
             name = f"curves-{suite}-{size}.png"
             plot_curves([r for r in runs if r.variant in (variants[0], "no-teacher")], suite, size, os.path.join(figures, name))
             sections += [f"![{suite}, {size}](figures/{name})", ""]
-    if at:
-        sections += ["## Evaluation returns at chosen steps", "",
+    for variant in variants if at else []:
+        chosen = [r for r in runs if r.variant in (variant, "no-teacher")]
+        sections += [f"## Evaluation returns at chosen steps ({variant} teachers)", "",
                      "Mean over seeds of each run's first evaluation at or after the step, 95% bootstrap interval in "
-                     "brackets, n runs (Atari: human-normalised).", "", checkpoint_table(runs, at, reps), ""]
+                     "brackets, n runs (Atari: human-normalised).", "", checkpoint_table(chosen, at, reps), ""]
     sections += ["## Steps to reach 90% of the teacher's score", "", steps_table(runs), "",
                  "## Throughput (environment steps per second of training)", "", throughput(runs), ""]
     path = os.path.join(out, "report.md")
