@@ -48,7 +48,7 @@ def test_every_run_has_its_results_and_curve(grid):
         assert rows and int(rows[-1]["timesteps"]) == 1024
     config = json.loads((out / "teachers" / "CartPole-v1" / "s0-original" / "config.json").read_text())
     results = json.loads((out / "runs" / "CartPole-v1" / "original" / "ppd-smaller-s0" / "results.json").read_text())
-    assert f"--teacher-score {config['eval_mean_return']!r},{config['eval_std_return']!r}" in results["command"]
+    assert f"--teacher-score={config['eval_mean_return']!r},{config['eval_std_return']!r}" in results["command"]
     assert results["teacher_mean_return"] == config["eval_mean_return"]  # measured once, by train-teacher
     corrupted = json.loads((out / "runs" / "CartPole-v1" / "corrupted0.05" / "ppd-smaller-s0" / "results.json").read_text())
     assert "--teacher-score" not in corrupted["command"]
@@ -72,6 +72,24 @@ def test_a_failing_run_is_recorded_and_the_grid_goes_on(grid):
     record = json.loads((failed / "error.json").read_text())
     assert record["status"] == "failed" and "negative dimensions" in record["error"]  # n_steps: -1
     assert not (failed / "done.json").exists()
+
+
+def test_a_teacher_with_a_negative_score_reaches_its_runs(tmp_path):
+    """Acrobot's returns are negative: "-500.0,0.0" must reach distill as --teacher-score's value, not as an option."""
+    spec = tmp_path / "acrobot.yaml"
+    spec.write_text("seeds: [0]\nmethods: [ppd]\nstudents: [smaller]\nenvs:\n  Acrobot-v1:\n    teacher: train\n"
+                    "    teacher_steps: 256\n    distill_steps: 256\n    eval_episodes: 1\n    n_envs: 2\n")
+    assert main(["bench", str(spec), "--out", str(tmp_path / "out")]) == 0
+    config = json.loads((tmp_path / "out" / "teachers" / "Acrobot-v1" / "s0-original" / "config.json").read_text())
+    run = json.loads((tmp_path / "out" / "runs" / "Acrobot-v1" / "original" / "ppd-smaller-s0" / "done.json").read_text())
+    assert config["eval_mean_return"] < 0 and run["teacher_mean_return"] == config["eval_mean_return"]
+
+
+def test_a_command_line_the_cli_refuses_fails_the_job_not_the_grid():
+    from sb3_distill.bench.runner import _cli
+
+    with pytest.raises(ValueError, match=r"refused the command line the grid built \(.*--teacher-score: expected one argument\)"):
+        _cli(["distill", "--teacher-score", "-1.0,0.0"])
 
 
 def test_restart_skips_finished_runs(grid, capsys):

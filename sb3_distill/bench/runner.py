@@ -5,6 +5,8 @@ A distillation run that was killed resumes from its latest checkpoint; any other
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -61,7 +63,15 @@ def _can_resume(folder: str) -> bool:
 def _cli(argv: list[str]):  # type: ignore[no-untyped-def]
     from sb3_distill.cli.main import build_parser  # the CLI imports the grid: import it late
 
-    args = build_parser().parse_args(argv)
+    # argparse exits on a bad command line; in a pool worker that SystemExit would end the whole grid
+    # instead of failing this job, so it becomes an error the job records.
+    usage = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(usage):
+            args = build_parser().parse_args(argv)
+    except SystemExit:
+        refusal = usage.getvalue().strip().splitlines()[-1:] or ["no message"]
+        raise ValueError(f"sb3-distill refused the command line the grid built ({refusal[0]}): {' '.join(argv)}") from None
     args.command_line = "sb3-distill " + " ".join(argv)
     return args
 
@@ -146,7 +156,7 @@ def _run_distill(job: DistillJob, resume: bool) -> dict[str, Any]:
             "--eval-every", str(max(env.distill_steps // env.curve_points, 1)), "--eval-every-episodes", str(env.curve_episodes)]
     measured = _measured_teacher_score(job)
     if measured is not None:
-        argv += ["--teacher-score", measured]
+        argv.append(f"--teacher-score={measured}")  # one token: argparse takes "-83.0,8.8" for an option
     if job.method == "ppo":
         argv += ["--lambda", "0"]  # PPD with λ = 0 is PPO exactly (tested): the no-teacher baseline
     elif job.distill_lambda is not None:

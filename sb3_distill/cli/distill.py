@@ -80,7 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--teacher-score", metavar="MEAN,STD",
         help="the teacher's return under this run's evaluation (seed + 10,000, --eval-episodes), if already measured; "
-        "it is then not evaluated again",
+        "it is then not evaluated again (a negative mean needs the = form: --teacher-score=-83.0,8.8)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
