@@ -1,0 +1,66 @@
+"""Is one method of a grid at least level with another at chosen steps? Per environment, teacher variant and
+student size, the method's mean evaluation return over seeds against the other's 95% bootstrap interval.
+
+    python benchmarks/compare_at.py results/ppd-early-mujoco "ppd preset=None" student-distill --at 250k,500k,1M
+
+"level" means the mean is inside the interval, "above" above it, "BELOW" below it: issue 6's acceptance
+(the new default PPD within student-distill's interval or above it, at every checkpoint). The returns
+are those of ``sb3-distill report --at``: each run's first evaluation at or after the step.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from sb3_distill.cli.report import parse_steps
+from sb3_distill.report.curves import return_at
+from sb3_distill.report.statistics import stratified_bootstrap_ci
+from sb3_distill.report.tables import SIZE_ORDER, _ordered, read_runs, score_text
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(np.mean(values))
+
+
+def compare(out: str, method: str, reference: str, steps: list[int], reps: int) -> int:
+    """Print one line per cell; return how many cells are below the reference's interval."""
+    runs = read_runs(out)
+    below = 0
+    print(f"| env | teachers | size | step | {method} | {reference} [95% interval] | verdict |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for env in sorted({r.env for r in runs}):
+        for variant in sorted({r.variant for r in runs if r.env == env} - {"no-teacher"}):
+            for size in _ordered({r.student for r in runs if r.env == env}, SIZE_ORDER):
+                for step in steps:
+                    def returns(label: str) -> np.ndarray:
+                        values = np.array([return_at(r, step) for r in runs
+                                           if (r.env, r.variant, r.student, r.method) == (env, variant, size, label)])
+                        return values[np.isfinite(values)]
+
+                    ours, theirs = returns(method), returns(reference)
+                    if not ours.size or not theirs.size:
+                        continue
+                    low, high = stratified_bootstrap_ci(theirs[:, None], _mean, reps=reps)
+                    verdict = "above" if ours.mean() > high else "level" if ours.mean() >= low else "BELOW"
+                    below += verdict == "BELOW"
+                    print(f"| {env} | {variant} | {size} | {step:,} | {score_text(ours.mean())} (n={ours.size}) | "
+                          f"{score_text(theirs.mean())} [{score_text(low)}, {score_text(high)}] (n={theirs.size}) | {verdict} |")
+    return below
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", help="a grid's output folder")
+    parser.add_argument("method", help="the method's label in the report, e.g. 'ppd preset=None'")
+    parser.add_argument("reference", help="the label it is compared against, e.g. student-distill")
+    parser.add_argument("--at", type=parse_steps, required=True, help="steps, e.g. 250k,500k,1M")
+    parser.add_argument("--reps", type=int, default=2000, help="bootstrap replications")
+    args = parser.parse_args()
+    below = compare(args.out, args.method, args.reference, args.at, args.reps)
+    print(f"\n{below} cell(s) below the reference's interval")
+
+
+if __name__ == "__main__":
+    main()
