@@ -1,11 +1,13 @@
 """Is one method of a grid at least level with another at chosen steps? Per environment, teacher variant and
-student size, the method's mean evaluation return over seeds against the other's 95% bootstrap interval.
+student size, the method's mean score over seeds against the other's 95% bootstrap interval.
 
     python benchmarks/compare_at.py results/ppd-early-mujoco "ppd preset=None" student-distill --at 250k,500k,1M
 
 "level" means the mean is inside the interval, "above" above it, "BELOW" below it: issue 6's acceptance
 (the new default PPD within student-distill's interval or above it, at every checkpoint). The returns
-are those of ``sb3-distill report --at``: each run's first evaluation at or after the step.
+are those of ``sb3-distill report --at``: each run's first evaluation at or after the step. Each is
+divided by the run's own teacher's score (``--raw``: not), because seeds have different teachers: on
+MuJoCo their returns differ by 2x, which would make every interval wide enough to pass.
 """
 
 from __future__ import annotations
@@ -17,14 +19,23 @@ import numpy as np
 from sb3_distill.cli.report import parse_steps
 from sb3_distill.report.curves import return_at
 from sb3_distill.report.statistics import stratified_bootstrap_ci
-from sb3_distill.report.tables import SIZE_ORDER, _ordered, read_runs, score_text
+from sb3_distill.report.tables import SIZE_ORDER, Run, _ordered, read_runs, score_text
 
 
 def _mean(values: np.ndarray) -> float:
     return float(np.mean(values))
 
 
-def compare(out: str, method: str, reference: str, steps: list[int], reps: int) -> int:
+def _scale(run: Run, raw: bool) -> float:
+    if raw:
+        return 1.0
+    teacher = run.score(run.teacher_return)
+    if teacher <= 0:
+        raise SystemExit(f"{run.env}'s teacher scores {teacher:g} <= 0, so fractions of it mean nothing; compare with --raw.")
+    return teacher
+
+
+def compare(out: str, method: str, reference: str, steps: list[int], reps: int, raw: bool = False) -> int:
     """Print one line per cell; return how many cells are below the reference's interval."""
     runs = read_runs(out)
     below = 0
@@ -35,7 +46,7 @@ def compare(out: str, method: str, reference: str, steps: list[int], reps: int) 
             for size in _ordered({r.student for r in runs if r.env == env}, SIZE_ORDER):
                 for step in steps:
                     def returns(label: str) -> np.ndarray:
-                        values = np.array([return_at(r, step) for r in runs
+                        values = np.array([return_at(r, step) / _scale(r, raw) for r in runs
                                            if (r.env, r.variant, r.student, r.method) == (env, variant, size, label)])
                         return values[np.isfinite(values)]
 
@@ -57,8 +68,10 @@ def main() -> None:
     parser.add_argument("reference", help="the label it is compared against, e.g. student-distill")
     parser.add_argument("--at", type=parse_steps, required=True, help="steps, e.g. 250k,500k,1M")
     parser.add_argument("--reps", type=int, default=2000, help="bootstrap replications")
+    parser.add_argument("--raw", action="store_true", help="compare returns, not fractions of each run's teacher")
     args = parser.parse_args()
-    below = compare(args.out, args.method, args.reference, args.at, args.reps)
+    print("returns" if args.raw else "fractions of each run's teacher score")
+    below = compare(args.out, args.method, args.reference, args.at, args.reps, args.raw)
     print(f"\n{below} cell(s) below the reference's interval")
 
 
