@@ -5,7 +5,7 @@ student size, the method's mean score over seeds against the other's 95% bootstr
 
 "level" means the mean is inside the interval, "above" above it, "BELOW" below it: issue 6's acceptance
 (the new default PPD within student-distill's interval or above it, at every checkpoint). The returns
-are those of ``sb3-distill report --at``: each run's first evaluation at or after the step. Each is
+are those of ``sb3-distill report --at`` (``returns_at``): each run's first evaluation at or after the step. Each is
 divided by the run's own teacher's score (``--raw``: not), because seeds have different teachers: on
 MuJoCo their returns differ by 2x, which would make every interval wide enough to pass.
 """
@@ -17,13 +17,8 @@ import argparse
 import numpy as np
 
 from sb3_distill.cli.report import parse_steps
-from sb3_distill.report.curves import return_at
-from sb3_distill.report.statistics import stratified_bootstrap_ci
+from sb3_distill.report.curves import mean_interval, returns_at
 from sb3_distill.report.tables import SIZE_ORDER, Run, _ordered, read_runs, score_text
-
-
-def _mean(values: np.ndarray) -> float:
-    return float(np.mean(values))
 
 
 def _scale(run: Run, raw: bool) -> float:
@@ -38,22 +33,23 @@ def _scale(run: Run, raw: bool) -> float:
 def compare(out: str, method: str, reference: str, steps: list[int], reps: int, raw: bool = False) -> int:
     """Print one line per cell; return how many cells are below the reference's interval."""
     runs = read_runs(out)
+    at = {run: returns_at(run, steps) / _scale(run, raw) for run in runs}  # each evaluations.csv read once
     below = 0
     print(f"| env | teachers | size | step | {method} | {reference} [95% interval] | verdict |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for env in sorted({r.env for r in runs}):
         for variant in sorted({r.variant for r in runs if r.env == env} - {"no-teacher"}):
             for size in _ordered({r.student for r in runs if r.env == env}, SIZE_ORDER):
-                for step in steps:
+                for k, step in enumerate(steps):
                     def returns(label: str) -> np.ndarray:
-                        values = np.array([return_at(r, step) / _scale(r, raw) for r in runs
+                        values = np.array([at[r][k] for r in runs
                                            if (r.env, r.variant, r.student, r.method) == (env, variant, size, label)])
                         return values[np.isfinite(values)]
 
                     ours, theirs = returns(method), returns(reference)
                     if not ours.size or not theirs.size:
                         continue
-                    low, high = stratified_bootstrap_ci(theirs[:, None], _mean, reps=reps)
+                    low, high = mean_interval(theirs, reps)
                     verdict = "above" if ours.mean() > high else "level" if ours.mean() >= low else "BELOW"
                     below += verdict == "BELOW"
                     print(f"| {env} | {variant} | {size} | {step:,} | {score_text(ours.mean())} (n={ours.size}) | "

@@ -21,17 +21,21 @@ GRID_POINTS = 50
 TARGET = 0.9
 
 
-def read_curve(run: Run) -> tuple[np.ndarray, np.ndarray]:
-    """Timesteps and returns as fractions of the run's teacher score (empty when the run saw no episode)."""
+def read_evaluations(run: Run) -> tuple[np.ndarray, np.ndarray]:
+    """Timesteps and mean returns of the run's periodic evaluations, in file order (empty without any)."""
     path = os.path.join(run.folder, EVALUATIONS)
     if not os.path.exists(path):
         return np.zeros(0), np.zeros(0)
     with open(path) as file:
         rows = list(csv.DictReader(file))
-    steps = np.array([float(row["timesteps"]) for row in rows])
-    returns = np.array([float(row["mean_return"]) for row in rows])
+    return np.array([float(row["timesteps"]) for row in rows]), np.array([float(row["mean_return"]) for row in rows])
+
+
+def read_curve(run: Run) -> tuple[np.ndarray, np.ndarray]:
+    """Timesteps and returns as fractions of the run's teacher score (empty when the run saw no episode)."""
     if run.teacher_return <= 0:  # no meaningful fraction
         return np.zeros(0), np.zeros(0)
+    steps, returns = read_evaluations(run)
     return steps, returns / run.teacher_return
 
 
@@ -100,33 +104,36 @@ def steps_table(runs: list[Run]) -> str:
     return "\n".join(lines)
 
 
-def return_at(run: Run, step: int) -> float:
-    """The run's evaluation return (Atari: human-normalised) at its first evaluation at or after ``step``;
-    NaN when it has none that late."""
-    path = os.path.join(run.folder, EVALUATIONS)
-    if not os.path.exists(path):
-        return float("nan")
-    with open(path) as file:
-        rows = [row for row in csv.DictReader(file) if float(row["timesteps"]) >= step]
-    return run.score(float(rows[0]["mean_return"])) if rows else float("nan")
+def returns_at(run: Run, steps: list[int]) -> np.ndarray:
+    """The run's evaluation return (Atari: human-normalised) at its first evaluation at or after each of
+    ``steps``; NaN where it has none that late."""
+    timesteps, returns = read_evaluations(run)
+    later = [np.flatnonzero(timesteps >= step) for step in steps]
+    return np.array([run.score(float(returns[i[0]])) if i.size else np.nan for i in later])
+
+
+def mean_interval(values: np.ndarray, reps: int) -> tuple[float, float]:
+    """95% bootstrap interval of the mean of ``values``, one score per run."""
+    return stratified_bootstrap_ci(np.asarray(values, dtype=float)[:, None], lambda x: float(np.mean(x)), reps=reps)
 
 
 def checkpoint_table(runs: list[Run], steps: list[int], reps: int = 2000) -> str:
     """Markdown: per environment, student size and step, each method's mean evaluation return over seeds
-    with its 95% bootstrap interval, read from the evaluations during training (``return_at``)."""
+    with its 95% bootstrap interval, read from the evaluations during training (``returns_at``)."""
+    at = {run: returns_at(run, steps) for run in runs}  # each evaluations.csv read once
     methods = ordered_methods({r.method for r in runs})
     lines = ["| env | size | step | " + " | ".join(methods) + " |", "|" + " --- |" * (3 + len(methods))]
     for env in sorted({r.env for r in runs}):
         for size in _ordered({r.student for r in runs if r.env == env}, SIZE_ORDER):
-            for step in steps:
+            for k, step in enumerate(steps):
                 cells = []
                 for method in methods:
-                    values = np.array([return_at(r, step) for r in runs if (r.env, r.student, r.method) == (env, size, method)])
+                    values = np.array([at[r][k] for r in runs if (r.env, r.student, r.method) == (env, size, method)])
                     values = values[np.isfinite(values)]
                     if not values.size:
                         cells.append("")
                         continue
-                    low, high = stratified_bootstrap_ci(values[:, None], lambda x: float(np.mean(x)), reps=reps)
+                    low, high = mean_interval(values, reps)
                     cells.append(f"{score_text(float(values.mean()))} [{score_text(low)}, {score_text(high)}] (n={values.size})")
                 lines.append(f"| {env} | {size} | {step:,} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
