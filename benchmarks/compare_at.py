@@ -41,9 +41,11 @@ def compare(out: str, method: str, reference: str, steps: list[int], reps: int, 
         for variant in sorted({r.variant for r in runs if r.env == env} - {"no-teacher"}):
             for size in _ordered({r.student for r in runs if r.env == env}, SIZE_ORDER):
                 for k, step in enumerate(steps):
+
                     def returns(label: str) -> np.ndarray:
-                        values = np.array([at[r][k] for r in runs
-                                           if (r.env, r.variant, r.student, r.method) == (env, variant, size, label)])
+                        values = np.array(
+                            [at[r][k] for r in runs if (r.env, r.variant, r.student, r.method) == (env, variant, size, label)]
+                        )
                         return values[np.isfinite(values)]
 
                     ours, theirs = returns(method), returns(reference)
@@ -52,8 +54,10 @@ def compare(out: str, method: str, reference: str, steps: list[int], reps: int, 
                     low, high = mean_interval(theirs, reps)
                     verdict = "above" if ours.mean() > high else "level" if ours.mean() >= low else "BELOW"
                     below += verdict == "BELOW"
-                    print(f"| {env} | {variant} | {size} | {step:,} | {score_text(ours.mean())} (n={ours.size}) | "
-                          f"{score_text(theirs.mean())} [{score_text(low)}, {score_text(high)}] (n={theirs.size}) | {verdict} |")
+                    print(
+                        f"| {env} | {variant} | {size} | {step:,} | {score_text(ours.mean())} (n={ours.size}) | "
+                        f"{score_text(theirs.mean())} [{score_text(low)}, {score_text(high)}] (n={theirs.size}) | {verdict} |"
+                    )
     return below
 
 

@@ -75,7 +75,9 @@ def main() -> None:
         print(f"{name:<18}{rate[name]:>10.0f}{rate[name] / rate['PPO']:>15.3f}")
     paired = sorted(ppo / ppd for ppd, ppo in zip(seconds["PPD"], seconds["PPO"]))
     quartiles = statistics.quantiles(paired, n=4)
-    print(f"PPD/PPO per measurement: median {statistics.median(paired):.3f}, interquartile {quartiles[0]:.3f}-{quartiles[2]:.3f}")
+    print(
+        f"PPD/PPO per measurement: median {statistics.median(paired):.3f}, interquartile {quartiles[0]:.3f}-{quartiles[2]:.3f}"
+    )
 
 
 if __name__ == "__main__":

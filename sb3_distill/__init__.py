@@ -14,11 +14,11 @@ with open(os.path.join(os.path.dirname(__file__), "version.txt")) as _file:
     __version__ = _file.read().strip()
 
 __all__ = [
-    "ActorCriticTeacher",
     "PPD",
-    "QValueTeacher",
+    "ActorCriticTeacher",
     "ObservationNormalizer",
     "ProximalPolicyDistillation",
+    "QValueTeacher",
     "StudentDistill",
     "Teacher",
     "TeacherDistill",

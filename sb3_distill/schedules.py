@@ -14,7 +14,8 @@ From the command line (``--lambda``): ``1.0``, ``lin:3.0:0.001:1e6``, ``exp:3.0:
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Union
+from typing import Any, Union
+from collections.abc import Callable
 
 DistillLambda = Union[float, Callable[[int], float]]
 
@@ -136,4 +137,3 @@ def to_text(distill_lambda: DistillLambda) -> str | None:
     if isinstance(distill_lambda, PerformanceRatio):
         return "ratio"
     return None
-

@@ -158,13 +158,18 @@ def _image_student_kwargs(teacher_policy: BasePolicy, extractor: th.nn.Module, s
             "Student size presets cover MLP teachers and the paper's image networks (ImpalaCNN, SmallNatureCNN, "
             f"MinAtarCNN); this teacher uses {type(extractor).__name__}. Pass policy_kwargs for the student yourself."
         )
-    kwargs: dict[str, Any] = {"net_arch": [], "share_features_extractor": getattr(teacher_policy, "share_features_extractor", True)}
+    kwargs: dict[str, Any] = {
+        "net_arch": [],
+        "share_features_extractor": getattr(teacher_policy, "share_features_extractor", True),
+    }
     teacher_kwargs = _extractor_kwargs(extractor)
     if size == "same":
         return {**kwargs, "features_extractor_class": type(extractor), "features_extractor_kwargs": teacher_kwargs}
     if isinstance(extractor, MinAtarCNN):
         if teacher_kwargs != MINATAR_TEACHER:
-            raise ValueError(f"MinAtar presets assume the {MINATAR_TEACHER} teacher, got {teacher_kwargs}; pass policy_kwargs.")
+            raise ValueError(
+                f"MinAtar presets assume the {MINATAR_TEACHER} teacher, got {teacher_kwargs}; pass policy_kwargs."
+            )
         return {**kwargs, "features_extractor_class": MinAtarCNN, "features_extractor_kwargs": dict(MINATAR_STUDENTS[size])}
     if not isinstance(extractor, ImpalaCNN) or teacher_kwargs != PAPER_IMPALA_TEACHER:
         raise ValueError(

@@ -33,8 +33,15 @@ def identity_teachers(tmp_path_factory) -> dict[str, str]:
     folder = tmp_path_factory.mktemp("identity_teachers")
     paths = {}
     for kind in IDENTITY_ENVS:
-        teacher = PPO("MlpPolicy", identity_vec_env(kind), n_steps=64, batch_size=64, learning_rate=3e-3, seed=0,
-                      policy_kwargs={"net_arch": [32]})
+        teacher = PPO(
+            "MlpPolicy",
+            identity_vec_env(kind),
+            n_steps=64,
+            batch_size=64,
+            learning_rate=3e-3,
+            seed=0,
+            policy_kwargs={"net_arch": [32]},
+        )
         teacher.learn(3000)
         path = os.path.join(folder, f"{kind}.zip")
         teacher.save(path)

@@ -47,7 +47,9 @@ def test_gsde_teacher_teaches_gaussian_student_and_vice_versa(teacher_sde, stude
     env = make_vec_env(lambda: IdentityEnvBox(eps=0.5), n_envs=4, seed=0)
     teacher = PPO("MlpPolicy", env, use_sde=teacher_sde, n_steps=64, batch_size=64, seed=0, policy_kwargs={"net_arch": [32]})
     teacher.learn(2000)
-    student = StudentDistill("MlpPolicy", env, use_sde=student_sde, seed=1, policy_kwargs={"net_arch": [32]}, **SMALL[StudentDistill])
+    student = StudentDistill(
+        "MlpPolicy", env, use_sde=student_sde, seed=1, policy_kwargs={"net_arch": [32]}, **SMALL[StudentDistill]
+    )
     student.set_teacher(teacher)
     observations = sample_observations("box")
 
@@ -72,7 +74,9 @@ def test_dict_observations(identity_teachers):
     for algorithm in ALGORITHMS:
         student = algorithm("MultiInputPolicy", env, seed=1, **SMALL[algorithm])
         student.set_teacher(teacher)
-        observations = {key: np.stack([space.sample() for _ in range(32)]) for key, space in student.observation_space.spaces.items()}
+        observations = {
+            key: np.stack([space.sample() for _ in range(32)]) for key, space in student.observation_space.spaces.items()
+        }
         before = mean_teacher_kl(student, observations)
         student.learn(1024)
         assert mean_teacher_kl(student, observations) < before
@@ -102,7 +106,13 @@ def test_logged_keys(algorithm, identity_teachers):
     assert 0.0 <= logged["train/action_agreement"] <= 1.0
     assert logged["train/teacher_kl"] >= 0.0
     if algorithm is PPD:
-        for key in ["train/policy_gradient_loss", "train/value_loss", "train/approx_kl", "train/clip_fraction", "train/entropy_loss"]:
+        for key in [
+            "train/policy_gradient_loss",
+            "train/value_loss",
+            "train/approx_kl",
+            "train/clip_fraction",
+            "train/entropy_loss",
+        ]:
             assert key in logged, key
 
 
@@ -148,7 +158,14 @@ def test_teacher_labels_each_transition_once_and_student_actor_runs_once_per_min
 
     monkeypatch.setattr(Teacher, "label", counting_label)
     n_envs, n_steps, batch_size, n_epochs, iterations = 4, 32, 32, 5, 3
-    model = PPD("MlpPolicy", identity_vec_env("discrete", n_envs=n_envs), n_steps=n_steps, batch_size=batch_size, n_epochs=n_epochs, seed=0)
+    model = PPD(
+        "MlpPolicy",
+        identity_vec_env("discrete", n_envs=n_envs),
+        n_steps=n_steps,
+        batch_size=batch_size,
+        n_epochs=n_epochs,
+        seed=0,
+    )
     model.set_teacher(identity_teachers["discrete"])
     actor_calls = []
     model.policy.action_net.register_forward_hook(lambda *_: actor_calls.append(1))

@@ -61,10 +61,32 @@ def test_train_teacher_evaluates_as_the_runs_would(grid, tmp_path):
     """The grid's reuse of train-teacher's score is exact: a run that evaluates the teacher itself gets the same."""
     teacher = grid / "out" / "teachers" / "CartPole-v1" / "s0-original"
     config = json.loads((teacher / "config.json").read_text())
-    assert main(["distill", "--teacher", str(teacher / "CartPole-v1.zip"), "--steps", "128", "--n-envs", "2", "--seed", "0",
-                 "--eval-episodes", "2", "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "distill",
+                "--teacher",
+                str(teacher / "CartPole-v1.zip"),
+                "--steps",
+                "128",
+                "--n-envs",
+                "2",
+                "--seed",
+                "0",
+                "--eval-episodes",
+                "2",
+                "--out",
+                str(tmp_path / "run"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     results = json.loads((tmp_path / "run" / "results.json").read_text())
-    assert (results["teacher_mean_return"], results["teacher_std_return"]) == (config["eval_mean_return"], config["eval_std_return"])
+    assert (results["teacher_mean_return"], results["teacher_std_return"]) == (
+        config["eval_mean_return"],
+        config["eval_std_return"],
+    )
 
 
 def test_a_failing_run_is_recorded_and_the_grid_goes_on(grid):
@@ -77,8 +99,10 @@ def test_a_failing_run_is_recorded_and_the_grid_goes_on(grid):
 def test_a_teacher_with_a_negative_score_reaches_its_runs(tmp_path):
     """Acrobot's returns are negative: "-500.0,0.0" must reach distill as --teacher-score's value, not as an option."""
     spec = tmp_path / "acrobot.yaml"
-    spec.write_text("seeds: [0]\nmethods: [ppd]\nstudents: [smaller]\nenvs:\n  Acrobot-v1:\n    teacher: train\n"
-                    "    teacher_steps: 256\n    distill_steps: 256\n    eval_episodes: 1\n    n_envs: 2\n")
+    spec.write_text(
+        "seeds: [0]\nmethods: [ppd]\nstudents: [smaller]\nenvs:\n  Acrobot-v1:\n    teacher: train\n"
+        "    teacher_steps: 256\n    distill_steps: 256\n    eval_episodes: 1\n    n_envs: 2\n"
+    )
     assert main(["bench", str(spec), "--out", str(tmp_path / "out")]) == 0
     config = json.loads((tmp_path / "out" / "teachers" / "Acrobot-v1" / "s0-original" / "config.json").read_text())
     run = json.loads((tmp_path / "out" / "runs" / "Acrobot-v1" / "original" / "ppd-smaller-s0" / "done.json").read_text())
@@ -88,7 +112,9 @@ def test_a_teacher_with_a_negative_score_reaches_its_runs(tmp_path):
 def test_a_command_line_the_cli_refuses_fails_the_job_not_the_grid():
     from sb3_distill.bench.runner import _cli
 
-    with pytest.raises(ValueError, match=r"refused the command line the grid built \(.*--teacher-score: expected one argument\)"):
+    with pytest.raises(
+        ValueError, match=r"refused the command line the grid built \(.*--teacher-score: expected one argument\)"
+    ):
         _cli(["distill", "--teacher-score", "-1.0,0.0"])
 
 
@@ -117,8 +143,11 @@ def test_ray_backend_writes_the_same_layout(tmp_path, capsys):
     """A local Ray cluster, started by the test (2 CPUs); a teacher-free spec part keeps it short."""
     ray = pytest.importorskip("ray")
     spec = tmp_path / "ray.yaml"
-    spec.write_text(TINY.replace("methods: [ppd, student-distill, ppo]", "methods: [ppd, ppo]")
-                    .replace("teachers: [original, corrupted:0.05]", "teachers: [original]"))
+    spec.write_text(
+        TINY.replace("methods: [ppd, student-distill, ppo]", "methods: [ppd, ppo]").replace(
+            "teachers: [original, corrupted:0.05]", "teachers: [original]"
+        )
+    )
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         assert main(["bench", str(spec), "--out", str(tmp_path / "out"), "--backend", "ray"]) == 0
@@ -146,9 +175,12 @@ def test_report_of_the_grid(grid):
 
 def test_a_swept_argument_reaches_the_runs_and_the_report(tmp_path):
     spec = tmp_path / "sweep.yaml"
-    spec.write_text(TINY.replace("methods: [ppd, student-distill, ppo]", "methods: [ppd]")
-                    .replace("teachers: [original, corrupted:0.05]", "teachers: [original]")
-                    + "sweep:\n  ppd: {lambda: [0.5, 2], n_epochs: [3], preset: [paper]}\n")
+    spec.write_text(
+        TINY.replace("methods: [ppd, student-distill, ppo]", "methods: [ppd]").replace(
+            "teachers: [original, corrupted:0.05]", "teachers: [original]"
+        )
+        + "sweep:\n  ppd: {lambda: [0.5, 2], n_epochs: [3], preset: [paper]}\n"
+    )
     out = tmp_path / "out"
     assert main(["bench", str(spec), "--out", str(out)]) == 0
     for value in ("0.5", "2"):
@@ -160,4 +192,7 @@ def test_a_swept_argument_reaches_the_runs_and_the_report(tmp_path):
         assert results["distill_lambda"] == repr(float(value)) and results["preset"] == "paper"
         assert (results["params"]["n_epochs"], results["params"]["batch_size"]) == (3, 512)  # the sweep's, then the preset's
     assert main(["report", str(out), "--reps", "50"]) == 0
-    assert "| suite | smaller ppd lambda=0.5 n_epochs=3 preset=paper | smaller ppd lambda=2 n_epochs=3 preset=paper |" in (out / "report.md").read_text()
+    assert (
+        "| suite | smaller ppd lambda=0.5 n_epochs=3 preset=paper | smaller ppd lambda=2 n_epochs=3 preset=paper |"
+        in (out / "report.md").read_text()
+    )

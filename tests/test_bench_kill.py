@@ -27,15 +27,23 @@ envs:
     eval_episodes: 2
     n_envs: 2
 """
-RUNS = [f"runs/CartPole-v1/{group}/{method}-smaller-s{seed}" for seed in (0, 1)
-        for group, method in (("original", "ppd"), ("original", "student-distill"), ("no-teacher", "ppo"))]
+RUNS = [
+    f"runs/CartPole-v1/{group}/{method}-smaller-s{seed}"
+    for seed in (0, 1)
+    for group, method in (("original", "ppd"), ("original", "student-distill"), ("no-teacher", "ppo"))
+]
 TEACHERS = [f"teachers/CartPole-v1/s{seed}-original" for seed in (0, 1)]
 
 
 def _bench(spec, out) -> subprocess.Popen:
     # a session of its own: the kill takes the pool's workers too, as a preempted node or a closed laptop would
-    return subprocess.Popen([sys.executable, "-m", "sb3_distill.cli.main", "bench", str(spec), "--out", str(out), "--workers", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "sb3_distill.cli.main", "bench", str(spec), "--out", str(out), "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _has_checkpoint(folder) -> bool:

@@ -53,18 +53,27 @@ def test_plan_has_every_run_once_with_its_own_folder(tmp_path):
 @pytest.mark.parametrize(
     "old, new, message",
     [
-        ("methods: [ppd, student-distill, teacher-distill, ppo]", "methods: [ppd, distil]",
-         r"line 2: unknown method 'distil'"),
+        (
+            "methods: [ppd, student-distill, teacher-distill, ppo]",
+            "methods: [ppd, distil]",
+            r"line 2: unknown method 'distil'",
+        ),
         ("students: [smaller, larger]", "students: [tiny]", r"line 3: unknown student 'tiny'"),
         ("teachers: [original, corrupted:0.05]", "teachers: [corrupted:-1]", r"line 4: a teacher variant"),
         ("  Pendulum-v1:", "  NoSuchEnv-v0:", r"line 12: unknown environment 'NoSuchEnv-v0'"),
         ("    distill_steps: 50000", "    distill_steps: -5", r"line 15: distill_steps must be an integer >= 1, got -5"),
-        ("    teacher: train\n    teacher_steps: 100000", "    teacher: /no/such/teacher.zip",
-         r"line 13: the teacher '/no/such/teacher.zip' of Pendulum-v1 does not exist"),
+        (
+            "    teacher: train\n    teacher_steps: 100000",
+            "    teacher: /no/such/teacher.zip",
+            r"line 13: the teacher '/no/such/teacher.zip' of Pendulum-v1 does not exist",
+        ),
         ("    eval_episodes: 10", "    eval_episode: 10", r"line 10: unknown setting 'eval_episode'"),
         ("seeds: [0, 1]", "seeds: [0, 0]", r"line 1: seeds repeat a value"),
-        ("    params: {ppd: {learning_rate: 0.001}}", "    params: {ppdd: {learning_rate: 0.001}}",
-         r"line 11: params for unknown method 'ppdd'"),
+        (
+            "    params: {ppd: {learning_rate: 0.001}}",
+            "    params: {ppdd: {learning_rate: 0.001}}",
+            r"line 11: params for unknown method 'ppdd'",
+        ),
     ],
 )
 def test_spec_errors_name_the_line(tmp_path, old, new, message):
@@ -96,8 +105,14 @@ def test_a_sweep_runs_every_combination_of_its_values(tmp_path):
     # 2 envs x 2 seeds x 2 sizes x (ppd: 4 settings x 2 variants + td, sd: 2 variants + ppo once)
     assert len(jobs.runs) == 2 * 2 * 2 * (4 * 2 + 2 * 2 + 1)
     assert len({job.folder for job in jobs.runs}) == len(jobs.runs)
-    job = next(job for job in jobs.runs if job.setting == (("lambda", "lin:3:0.5:1e5"), ("n_epochs", 10))
-               and job.env.env_id == "CartPole-v1" and job.student == "larger" and job.seed == 1)
+    job = next(
+        job
+        for job in jobs.runs
+        if job.setting == (("lambda", "lin:3:0.5:1e5"), ("n_epochs", 10))
+        and job.env.env_id == "CartPole-v1"
+        and job.student == "larger"
+        and job.seed == 1
+    )
     assert job.label == "ppd lambda=lin:3:0.5:1e5 n_epochs=10"
     assert job.key.endswith("original/ppd-lambda=lin:3:0.5:1e5-n_epochs=10-larger-s1")
     assert job.distill_lambda == "lin:3:0.5:1e5"

@@ -14,8 +14,27 @@ from sb3_distill.cli.main import main
 @pytest.fixture(scope="module")
 def trained_teacher(tmp_path_factory):
     out = tmp_path_factory.mktemp("teacher")
-    code = main(["train-teacher", "--env", "CartPole-v1", "--steps", "2048", "--out", str(out), "--n-envs", "4",
-                 "--net-arch", "32,32", "--param", "n_steps=64", "batch_size=128", "--eval-episodes", "3", "--normalize"])
+    code = main(
+        [
+            "train-teacher",
+            "--env",
+            "CartPole-v1",
+            "--steps",
+            "2048",
+            "--out",
+            str(out),
+            "--n-envs",
+            "4",
+            "--net-arch",
+            "32,32",
+            "--param",
+            "n_steps=64",
+            "batch_size=128",
+            "--eval-episodes",
+            "3",
+            "--normalize",
+        ]
+    )
     assert code == 0
     return out
 
@@ -32,8 +51,23 @@ def test_train_teacher_writes_model_statistics_config_and_logs(trained_teacher):
 
 
 def test_distill_reads_env_from_teacher_config_and_writes_results(trained_teacher, tmp_path, capsys):
-    code = main(["distill", "--teacher", str(trained_teacher / "CartPole-v1.zip"), "--method", "student-distill",
-                 "--student", "smaller", "--steps", "1000", "--out", str(tmp_path), "--eval-episodes", "2"])
+    code = main(
+        [
+            "distill",
+            "--teacher",
+            str(trained_teacher / "CartPole-v1.zip"),
+            "--method",
+            "student-distill",
+            "--student",
+            "smaller",
+            "--steps",
+            "1000",
+            "--out",
+            str(tmp_path),
+            "--eval-episodes",
+            "2",
+        ]
+    )
     assert code == 0
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["env"] == "CartPole-v1" and results["method"] == "student-distill"
@@ -63,16 +97,40 @@ def test_bad_input_exits_2_with_message(argv, message, capsys, tmp_path, monkeyp
 
 
 def test_env_mismatch_with_teacher_is_refused(trained_teacher, tmp_path, capsys):
-    code = main(["distill", "--teacher", str(trained_teacher / "CartPole-v1.zip"), "--env", "Acrobot-v1",
-                 "--steps", "100", "--out", str(tmp_path)])
+    code = main(
+        [
+            "distill",
+            "--teacher",
+            str(trained_teacher / "CartPole-v1.zip"),
+            "--env",
+            "Acrobot-v1",
+            "--steps",
+            "100",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 2
     assert "teacher Discrete(2), student Discrete(3)" in capsys.readouterr().err
 
 
 def test_distill_with_student_normalization(trained_teacher, tmp_path):
     """The student gets its own VecNormalize; its statistics are saved and used, frozen, for evaluation."""
-    code = main(["distill", "--teacher", str(trained_teacher / "CartPole-v1.zip"), "--normalize", "--steps", "1024",
-                 "--out", str(tmp_path), "--eval-episodes", "2", "--no-progress"])
+    code = main(
+        [
+            "distill",
+            "--teacher",
+            str(trained_teacher / "CartPole-v1.zip"),
+            "--normalize",
+            "--steps",
+            "1024",
+            "--out",
+            str(tmp_path),
+            "--eval-episodes",
+            "2",
+            "--no-progress",
+        ]
+    )
     assert code == 0
     from stable_baselines3.common.vec_env import VecNormalize
 
@@ -92,8 +150,20 @@ def test_distill_from_zoo_folder_reads_env_from_folder_name(trained_teacher, tmp
     (run / "CartPole-v1").mkdir(parents=True)
     shutil.copy(trained_teacher / "CartPole-v1.zip", run / "CartPole-v1.zip")
     shutil.copy(trained_teacher / "vecnormalize.pkl", run / "CartPole-v1" / "vecnormalize.pkl")
-    code = main(["distill", "--teacher", str(run), "--steps", "512", "--out", str(tmp_path / "out"),
-                 "--eval-episodes", "2", "--no-progress"])
+    code = main(
+        [
+            "distill",
+            "--teacher",
+            str(run),
+            "--steps",
+            "512",
+            "--out",
+            str(tmp_path / "out"),
+            "--eval-episodes",
+            "2",
+            "--no-progress",
+        ]
+    )
     assert code == 0
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["env"] == "CartPole-v1" and results["teacher"].endswith("CartPole-v1_1/CartPole-v1.zip")
@@ -123,10 +193,50 @@ def test_namespaced_env_ids_get_a_teacher_file_beside_its_config(tmp_path):
     away from its config.json, or distill could not read the environment from it."""
     pytest.importorskip("minatar")
     teacher = tmp_path / "teacher"
-    assert main(["train-teacher", "--env", "MinAtar/Breakout-v1", "--steps", "64", "--out", str(teacher), "--n-envs", "1",
-                 "--eval-episodes", "1", "--no-progress", "--param", "n_steps=64", "batch_size=64", "n_epochs=1"]) == 0
+    assert (
+        main(
+            [
+                "train-teacher",
+                "--env",
+                "MinAtar/Breakout-v1",
+                "--steps",
+                "64",
+                "--out",
+                str(teacher),
+                "--n-envs",
+                "1",
+                "--eval-episodes",
+                "1",
+                "--no-progress",
+                "--param",
+                "n_steps=64",
+                "batch_size=64",
+                "n_epochs=1",
+            ]
+        )
+        == 0
+    )
     assert (teacher / "MinAtar-Breakout-v1.zip").is_file() and (teacher / "config.json").is_file()
-    assert main(["distill", "--teacher", str(teacher / "MinAtar-Breakout-v1.zip"), "--steps", "128", "--n-envs", "1",
-                 "--out", str(tmp_path / "student"), "--eval-episodes", "1", "--no-progress", "--param", "n_steps=64",
-                 "batch_size=64"]) == 0
+    assert (
+        main(
+            [
+                "distill",
+                "--teacher",
+                str(teacher / "MinAtar-Breakout-v1.zip"),
+                "--steps",
+                "128",
+                "--n-envs",
+                "1",
+                "--out",
+                str(tmp_path / "student"),
+                "--eval-episodes",
+                "1",
+                "--no-progress",
+                "--param",
+                "n_steps=64",
+                "batch_size=64",
+            ]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "student" / "results.json").read_text())["env"] == "MinAtar/Breakout-v1"

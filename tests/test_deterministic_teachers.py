@@ -114,10 +114,14 @@ def test_default_loss_is_mse_and_kl_is_refused_with_the_fix(tmp_path):
     student.set_teacher(sac)
     assert student.distill_loss == "mse"
     for loss in ("forward_kl", "reverse_kl", "jsd", "nll"):
-        with pytest.raises(ValueError, match=rf"SACPolicy\) has no action distribution.*distill_loss='{loss}'.*'mse' or 'huber'"):
+        with pytest.raises(
+            ValueError, match=rf"SACPolicy\) has no action distribution.*distill_loss='{loss}'.*'mse' or 'huber'"
+        ):
             student.set_teacher(sac, distill_loss=loss)
     # the constructor route resolves the default the same way
-    assert PPD("MlpPolicy", make_vec_env("Pendulum-v1", n_envs=2), teacher=sac, n_steps=32, batch_size=64).distill_loss == "mse"
+    assert (
+        PPD("MlpPolicy", make_vec_env("Pendulum-v1", n_envs=2), teacher=sac, n_steps=32, batch_size=64).distill_loss == "mse"
+    )
 
 
 def test_action_matching_needs_continuous_actions():

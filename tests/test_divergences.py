@@ -43,7 +43,9 @@ def test_categorical_kl_matches_torch_both_modes():
     expected = torch_kl(Categorical(logits=p), Categorical(logits=q))
     assert th.allclose(kl_divergence(p, q, spec), expected, atol=1e-5)
     assert th.allclose(distillation_kl(p, q, spec, "forward"), expected, atol=1e-5)
-    assert th.allclose(distillation_kl(p, q, spec, "reverse"), torch_kl(Categorical(logits=q), Categorical(logits=p)), atol=1e-5)
+    assert th.allclose(
+        distillation_kl(p, q, spec, "reverse"), torch_kl(Categorical(logits=q), Categorical(logits=p)), atol=1e-5
+    )
 
 
 def test_multicategorical_kl_is_sum_over_subspaces():
@@ -86,7 +88,11 @@ def test_gaussian_kl_closed_form_and_monte_carlo(mode):
     assert th.allclose(ours, closed, atol=1e-5)
     # Monte Carlo on the first row: E_first[log first - log second]
     samples = Normal(first.loc[0], first.scale[0]).sample((400_000,))
-    estimate = (Normal(first.loc[0], first.scale[0]).log_prob(samples) - Normal(second.loc[0], second.scale[0]).log_prob(samples)).sum(1).mean()
+    estimate = (
+        (Normal(first.loc[0], first.scale[0]).log_prob(samples) - Normal(second.loc[0], second.scale[0]).log_prob(samples))
+        .sum(1)
+        .mean()
+    )
     assert abs(estimate.item() - ours[0].item()) < 0.02 * max(1.0, ours[0].item())
 
 
@@ -131,7 +137,8 @@ def test_action_params_from_every_sb3_distribution_reproduce_torch_kl():
         else:
             dims = list(spec.action_dims)
             expected = sum(
-                torch_kl(Categorical(logits=a), Categorical(logits=b)) for a, b in zip(th.split(params, dims, 1), th.split(other, dims, 1))
+                torch_kl(Categorical(logits=a), Categorical(logits=b))
+                for a, b in zip(th.split(params, dims, 1), th.split(other, dims, 1))
             )
         assert params.shape == (BATCH, spec.n_params)
         assert th.allclose(kl_divergence(params, other, spec), expected, atol=1e-5)

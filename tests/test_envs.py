@@ -14,9 +14,17 @@ from sb3_distill.envs.atari import human_normalized_score
 
 @pytest.mark.parametrize(
     "env_id, suite",
-    [("CartPole-v1", "classic"), ("LunarLander-v3", "classic"), ("HalfCheetah-v5", "mujoco"), ("Hopper-v4", "mujoco"),
-     ("PongNoFrameskip-v4", "atari"), ("ALE/Pong-v5", "atari"), ("MinAtar/Breakout-v1", "minatar"),
-     ("CoinrunEasy-v0", "procgen"), ("MinerHard-v0", "procgen")],
+    [
+        ("CartPole-v1", "classic"),
+        ("LunarLander-v3", "classic"),
+        ("HalfCheetah-v5", "mujoco"),
+        ("Hopper-v4", "mujoco"),
+        ("PongNoFrameskip-v4", "atari"),
+        ("ALE/Pong-v5", "atari"),
+        ("MinAtar/Breakout-v1", "minatar"),
+        ("CoinrunEasy-v0", "procgen"),
+        ("MinerHard-v0", "procgen"),
+    ],
 )
 def test_suite_of(env_id, suite):
     assert envs.suite_of(env_id).name == suite

@@ -42,8 +42,19 @@ TEACHERS = Path(__file__).parent / "teachers"
 @pytest.mark.slow
 def test_ppd_from_a_dqn_teacher_reaches_90_percent(tmp_path):
     """PPD, student collects its own rollouts; the DQN teacher's policy is softmax(Q / 0.01)."""
-    results = distill(tmp_path, "--teacher", str(TEACHERS / "dqn-CartPole-v1.zip"), "--env", "CartPole-v1",
-                      "--method", "ppd", "--student", "same", "--seed", "1")
+    results = distill(
+        tmp_path,
+        "--teacher",
+        str(TEACHERS / "dqn-CartPole-v1.zip"),
+        "--env",
+        "CartPole-v1",
+        "--method",
+        "ppd",
+        "--student",
+        "same",
+        "--seed",
+        "1",
+    )
     assert results["teacher_mean_return"] >= 300  # the committed DQN teacher scores ~360 (tests/teachers/train.py)
     assert results["student_mean_return"] >= 0.90 * results["teacher_mean_return"], results
 
@@ -74,9 +85,23 @@ def test_ppd_from_a_sac_teacher_reaches_80_percent(tmp_path):
     The student normalises its observations and rewards (VecNormalize, as the paper does for MuJoCo); the
     same run on raw rewards measured -497 (0.67). The teacher sees raw observations, as it was trained.
     """
-    results = distill(tmp_path, "--teacher", str(TEACHERS / "sac-Pendulum-v1.zip"), "--env", "Pendulum-v1",
-                      "--method", "ppd", "--student", "same", "--seed", "1", "--normalize",
-                      "--param", "learning_rate=1e-3", steps=200_000)
+    results = distill(
+        tmp_path,
+        "--teacher",
+        str(TEACHERS / "sac-Pendulum-v1.zip"),
+        "--env",
+        "Pendulum-v1",
+        "--method",
+        "ppd",
+        "--student",
+        "same",
+        "--seed",
+        "1",
+        "--normalize",
+        "--param",
+        "learning_rate=1e-3",
+        steps=200_000,
+    )
     assert results["distill_loss"] == "mse"
     random = random_return("Pendulum-v1", 20, seed=10_001)
     teacher, student = results["teacher_mean_return"], results["student_mean_return"]

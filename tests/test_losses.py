@@ -115,8 +115,14 @@ def test_unknown_loss_is_named():
 @pytest.mark.parametrize("loss", ["jsd", "nll", "reverse_kl"])
 @pytest.mark.parametrize("algorithm", ALGORITHMS, ids=lambda a: a.__name__)
 def test_every_algorithm_learns_with_every_loss(algorithm, loss, identity_teachers):
-    model = algorithm("MlpPolicy", identity_vec_env("discrete"), seed=1, policy_kwargs={"net_arch": [32]},
-                      distill_loss=loss, **SMALL[algorithm])
+    model = algorithm(
+        "MlpPolicy",
+        identity_vec_env("discrete"),
+        seed=1,
+        policy_kwargs={"net_arch": [32]},
+        distill_loss=loss,
+        **SMALL[algorithm],
+    )
     model.set_teacher(identity_teachers["discrete"], distill_loss=loss)
     observations = sample_observations("discrete")
     before = mean_teacher_kl(model, observations)

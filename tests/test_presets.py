@@ -22,8 +22,18 @@ def _settings(model, names):
     return {name: getattr(model, name) for name in names}
 
 
-HYPERPARAMETERS = ("n_steps", "batch_size", "n_epochs", "gamma", "gae_lambda", "ent_coef", "vf_coef", "max_grad_norm",
-                   "distill_lambda", "kl_mode")
+HYPERPARAMETERS = (
+    "n_steps",
+    "batch_size",
+    "n_epochs",
+    "gamma",
+    "gae_lambda",
+    "ent_coef",
+    "vf_coef",
+    "max_grad_norm",
+    "distill_lambda",
+    "kl_mode",
+)
 
 
 def test_the_paper_preset_sets_appendix_a3(env):
@@ -32,8 +42,11 @@ def test_the_paper_preset_sets_appendix_a3(env):
     assert model.learning_rate == 3e-4 and model.clip_range(1.0) == 0.2 and model.preset == "paper"
     for cls in (StudentDistill, TeacherDistill):
         online = cls("MlpPolicy", env, preset="paper")
-        assert (online.n_steps, online.learning_rate, online.ent_coef) == (5, 3e-4, 0.0) == tuple(
-            PAPER_ONLINE[name] for name in ("n_steps", "learning_rate", "ent_coef"))
+        assert (
+            (online.n_steps, online.learning_rate, online.ent_coef)
+            == (5, 3e-4, 0.0)
+            == tuple(PAPER_ONLINE[name] for name in ("n_steps", "learning_rate", "ent_coef"))
+        )
 
 
 def test_without_a_preset_the_defaults_are_ppos(env):
@@ -62,19 +75,41 @@ def test_the_preset_survives_save_and_load(env, tmp_path):
 
 def test_a_preset_naming_an_argument_the_class_lacks_is_refused_at_definition():
     with pytest.raises(TypeError, match=r"name arguments it does not take: \['n_epoch'\]"):
+
         @accepts_presets({"typo": {"n_epoch": 4}})
-        def __init__(self, n_epochs: int = 10, preset: str | None = None) -> None:  # noqa: N807
+        def __init__(self, n_epochs: int = 10, preset: str | None = None) -> None:
             pass
 
 
 def test_cli_preset_with_an_override(tmp_path):
     out = tmp_path / "run"
-    assert main(["distill", "--teacher", bundled_teacher_path(), "--preset", "paper", "--param", "n_epochs=10",
-                 "--steps", "1024", "--out", str(out), "--eval-episodes", "2", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "distill",
+                "--teacher",
+                bundled_teacher_path(),
+                "--preset",
+                "paper",
+                "--param",
+                "n_epochs=10",
+                "--steps",
+                "1024",
+                "--out",
+                str(out),
+                "--eval-episodes",
+                "2",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     results = json.loads((out / "results.json").read_text())
     assert results["preset"] == "paper"
-    assert results["params"] == {**{key: value for key, value in PAPER_PPD.items() if key not in ("distill_lambda", "kl_mode")},
-                                 "n_epochs": 10}
+    assert results["params"] == {
+        **{key: value for key, value in PAPER_PPD.items() if key not in ("distill_lambda", "kl_mode")},
+        "n_epochs": 10,
+    }
     student = PPD.load(out / "student.zip")
     assert (student.batch_size, student.n_epochs, student.preset) == (512, 10, "paper")
 
@@ -98,5 +133,7 @@ def test_the_default_ppd_takes_at_least_as_many_optimizer_steps_per_sample_as_st
         steps_per_sample[method] = len(calls) / model.num_timesteps
     assert steps_per_sample["ppd"] >= steps_per_sample["student-distill"] > 0
     paper = method_params("ppd", "paper")
-    assert paper["n_epochs"] * -(-paper["n_steps"] * 8 // paper["batch_size"]) / (paper["n_steps"] * 8) < steps_per_sample[
-        "student-distill"]  # the paper's setting is the one that fell behind
+    assert (
+        paper["n_epochs"] * -(-paper["n_steps"] * 8 // paper["batch_size"]) / (paper["n_steps"] * 8)
+        < steps_per_sample["student-distill"]
+    )  # the paper's setting is the one that fell behind

@@ -18,8 +18,18 @@ OBSERVATIONS = np.arange(4)
 @pytest.fixture(scope="module")
 def dqn_identity(tmp_path_factory):
     env = make_vec_env(lambda: IdentityEnv(4), n_envs=1, seed=0)
-    model = DQN("MlpPolicy", env, learning_starts=100, buffer_size=2000, exploration_fraction=0.3, learning_rate=3e-3,
-                train_freq=1, target_update_interval=100, policy_kwargs={"net_arch": [32]}, seed=0)
+    model = DQN(
+        "MlpPolicy",
+        env,
+        learning_starts=100,
+        buffer_size=2000,
+        exploration_fraction=0.3,
+        learning_rate=3e-3,
+        train_freq=1,
+        target_update_interval=100,
+        policy_kwargs={"net_arch": [32]},
+        seed=0,
+    )
     model.learn(2000)
     path = tmp_path_factory.mktemp("dqn") / "dqn.zip"
     model.save(path)
@@ -49,8 +59,13 @@ def test_low_temperature_approaches_the_greedy_policy(dqn_identity):
 
 def test_qrdqn_uses_the_mean_of_its_quantiles(tmp_path):
     sb3_contrib = pytest.importorskip("sb3_contrib")
-    model = sb3_contrib.QRDQN("MlpPolicy", make_vec_env(lambda: IdentityEnv(4), n_envs=1), learning_starts=10,
-                              policy_kwargs={"net_arch": [16], "n_quantiles": 5}, seed=0)
+    model = sb3_contrib.QRDQN(
+        "MlpPolicy",
+        make_vec_env(lambda: IdentityEnv(4), n_envs=1),
+        learning_starts=10,
+        policy_kwargs={"net_arch": [16], "n_quantiles": 5},
+        seed=0,
+    )
     model.learn(64)
     model.save(tmp_path / "qrdqn.zip")
     teacher = load_teacher(str(tmp_path / "qrdqn.zip"), temperature=0.1)
@@ -64,8 +79,13 @@ def test_every_method_distils_a_dqn_teacher(dqn_identity, algorithm):
     from tests.test_algorithms import SMALL
 
     _, path = dqn_identity
-    student = algorithm("MlpPolicy", make_vec_env(lambda: IdentityEnv(4), n_envs=4, seed=1), seed=1,
-                        policy_kwargs={"net_arch": [32]}, **SMALL[algorithm])
+    student = algorithm(
+        "MlpPolicy",
+        make_vec_env(lambda: IdentityEnv(4), n_envs=4, seed=1),
+        seed=1,
+        policy_kwargs={"net_arch": [32]},
+        **SMALL[algorithm],
+    )
     student.set_teacher(path, temperature=0.5)
     before = mean_teacher_kl(student, OBSERVATIONS)
     student.learn(2000)
@@ -77,8 +97,13 @@ def test_dqn_teacher_with_every_distribution_loss(dqn_identity, loss):
     from tests.test_algorithms import SMALL
 
     _, path = dqn_identity
-    student = PPD("MlpPolicy", make_vec_env(lambda: IdentityEnv(4), n_envs=4, seed=1), seed=1,
-                  policy_kwargs={"net_arch": [32]}, **SMALL[PPD])
+    student = PPD(
+        "MlpPolicy",
+        make_vec_env(lambda: IdentityEnv(4), n_envs=4, seed=1),
+        seed=1,
+        policy_kwargs={"net_arch": [32]},
+        **SMALL[PPD],
+    )
     student.set_teacher(path, temperature=0.5, distill_loss=loss)
     before = mean_teacher_kl(student, OBSERVATIONS)
     student.learn(2000)

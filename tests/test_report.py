@@ -28,9 +28,18 @@ def make_grid(out) -> None:
     for env, method, size, seed, teacher, student in RUNS:
         folder = out / "runs" / env.replace("/", "-") / "original" / f"{method}-{size}-s{seed}"
         os.makedirs(folder)
-        record = {"status": "done", "env": env, "method": method, "student": size, "seed": seed, "variant": "original",
-                  "teacher_mean_return": teacher, "student_mean_return": student, "steps": 1000,
-                  "steps_per_second": 100.0 if method == "ppd" else 300.0}
+        record = {
+            "status": "done",
+            "env": env,
+            "method": method,
+            "student": size,
+            "seed": seed,
+            "variant": "original",
+            "teacher_mean_return": teacher,
+            "student_mean_return": student,
+            "steps": 1000,
+            "steps_per_second": 100.0 if method == "ppd" else 300.0,
+        }
         (folder / "done.json").write_text(json.dumps(record))
         # training returns rise linearly to the final score: 90% of the teacher at step 900 * teacher / student
         steps = np.arange(100, 1001, 100)
@@ -80,14 +89,27 @@ def test_returns_at_chosen_steps(tmp_path, capsys):
     make_grid(tmp_path)
     corrupted = tmp_path / "runs" / "CartPole-v1" / "corrupted0.05" / "ppd-smaller-s0"
     os.makedirs(corrupted)
-    (corrupted / "done.json").write_text(json.dumps({
-        "status": "done", "env": "CartPole-v1", "method": "ppd", "student": "smaller", "seed": 0, "variant": "corrupted0.05",
-        "teacher_mean_return": 300.0, "student_mean_return": 100.0, "steps": 1000}))
+    (corrupted / "done.json").write_text(
+        json.dumps(
+            {
+                "status": "done",
+                "env": "CartPole-v1",
+                "method": "ppd",
+                "student": "smaller",
+                "seed": 0,
+                "variant": "corrupted0.05",
+                "teacher_mean_return": 300.0,
+                "student_mean_return": 100.0,
+                "steps": 1000,
+            }
+        )
+    )
     (corrupted / "evaluations.csv").write_text("timesteps,mean_return\n500,10\n1000,100\n")
     assert main(["report", str(tmp_path), "--reps", "500", "--at", "0.45k,1000,2k"]) == 0
     report = (tmp_path / "report.md").read_text()
     corrupted_section, original = report.split("## Evaluation returns at chosen steps (corrupted0.05 teachers)")[1].split(
-        "## Evaluation returns at chosen steps (original teachers)")
+        "## Evaluation returns at chosen steps (original teachers)"
+    )
     assert "| CartPole-v1 | smaller | 1,000 | 100 [100, 100] (n=1) |" in corrupted_section  # each variant on its own
     report = original
     # CartPole ppd smaller at step 450 -> the evaluation at 500: s0 500 * 0.5 = 250, s1 250 * 0.5 = 125

@@ -30,8 +30,12 @@ POSIX = pytest.mark.skipif(os.name != "posix", reason="POSIX signals and process
 
 def _student(run_dir, env=None, distill_lambda=1.0) -> PPD:
     env = env if env is not None else envs.make("Pendulum-v1", 4, 0, normalize=True)
-    student = PPD("MlpPolicy", env, n_steps=64, batch_size=128, n_epochs=2, seed=0, tensorboard_log=os.path.join(run_dir, "tb"))
-    student.set_teacher(os.path.join(os.path.dirname(__file__), "teachers", "sac-Pendulum-v1.zip"), distill_lambda=distill_lambda)
+    student = PPD(
+        "MlpPolicy", env, n_steps=64, batch_size=128, n_epochs=2, seed=0, tensorboard_log=os.path.join(run_dir, "tb")
+    )
+    student.set_teacher(
+        os.path.join(os.path.dirname(__file__), "teachers", "sac-Pendulum-v1.zip"), distill_lambda=distill_lambda
+    )
     return student
 
 
@@ -137,8 +141,24 @@ class PoisonTeacher(BaseCallback):
 
 def test_nan_teacher_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
     out = tmp_path / "run"
-    args = build_parser().parse_args(["distill", "--teacher", TEACHER, "--steps", "8192", "--out", str(out),
-                                      "--checkpoint-every", "1024", "--n-envs", "4", "--no-progress", "--eval-episodes", "2"])
+    args = build_parser().parse_args(
+        [
+            "distill",
+            "--teacher",
+            TEACHER,
+            "--steps",
+            "8192",
+            "--out",
+            str(out),
+            "--checkpoint-every",
+            "1024",
+            "--n-envs",
+            "4",
+            "--no-progress",
+            "--eval-episodes",
+            "2",
+        ]
+    )
     args.command_line = "sb3-distill distill ..."
     with pytest.raises(TrainingDiverged) as raised:
         from sb3_distill.cli import distill
@@ -193,9 +213,32 @@ def test_max_divergence_stops_an_exploding_distillation_term(tmp_path):
 
 def test_best_model_is_kept_with_its_statistics(tmp_path):
     out = tmp_path / "run"
-    assert main(["distill", "--teacher", os.path.join(os.path.dirname(__file__), "teachers", "sac-Pendulum-v1.zip"),
-                 "--env", "Pendulum-v1", "--normalize", "--steps", "4096", "--n-envs", "4", "--out", str(out),
-                 "--eval-every", "1024", "--eval-episodes", "2", "--student", "same", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "distill",
+                "--teacher",
+                os.path.join(os.path.dirname(__file__), "teachers", "sac-Pendulum-v1.zip"),
+                "--env",
+                "Pendulum-v1",
+                "--normalize",
+                "--steps",
+                "4096",
+                "--n-envs",
+                "4",
+                "--out",
+                str(out),
+                "--eval-every",
+                "1024",
+                "--eval-episodes",
+                "2",
+                "--student",
+                "same",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     with open(out / "evaluations.csv") as file:
         rows = [line.split(",") for line in file.read().split()[1:]]
     assert [int(row[0]) for row in rows] == [1024, 2048, 3072, 4096]
@@ -232,9 +275,31 @@ def test_a_failing_save_leaves_no_half_written_checkpoint(tmp_path):
 
     out = tmp_path / "run"
     finished = subprocess.run(
-        [sys.executable, "-m", "sb3_distill.cli.main", "distill", "--teacher", TEACHER, "--steps", "4096", "--n-envs", "4",
-         "--checkpoint-every", "1024", "--student", "larger", "--out", str(out), "--no-progress", "--eval-episodes", "2"],
-        capture_output=True, text=True, preexec_fn=limit_file_size, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "sb3_distill.cli.main",
+            "distill",
+            "--teacher",
+            TEACHER,
+            "--steps",
+            "4096",
+            "--n-envs",
+            "4",
+            "--checkpoint-every",
+            "1024",
+            "--student",
+            "larger",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--eval-episodes",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        preexec_fn=limit_file_size,
+        timeout=300,
     )
     assert finished.returncode == 2, finished.stderr
     assert "Could not write the checkpoint of step 1024" in finished.stderr and "File too large" in finished.stderr
@@ -243,9 +308,28 @@ def test_a_failing_save_leaves_no_half_written_checkpoint(tmp_path):
 
 
 def _distill(out, *extra) -> subprocess.Popen:
-    command = [sys.executable, "-m", "sb3_distill.cli.main", "distill", "--teacher", TEACHER, "--student", "same",
-               "--steps", "30000", "--seed", "3", "--out", str(out), "--checkpoint-every", "5000", "--eval-episodes", "20",
-               "--no-progress", *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "sb3_distill.cli.main",
+        "distill",
+        "--teacher",
+        TEACHER,
+        "--student",
+        "same",
+        "--steps",
+        "30000",
+        "--seed",
+        "3",
+        "--out",
+        str(out),
+        "--checkpoint-every",
+        "5000",
+        "--eval-episodes",
+        "20",
+        "--no-progress",
+        *extra,
+    ]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
@@ -291,8 +375,12 @@ def test_sigkill_then_resume_finishes_like_an_uninterrupted_run(tmp_path):
     checkpoint = latest_checkpoint(str(killed))
     assert checkpoint.timesteps < 30000 and not (killed / "results.json").exists()
 
-    resumed = subprocess.run([sys.executable, "-m", "sb3_distill.cli.main", "distill", "--resume", str(killed), "--no-progress"],
-                             capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "sb3_distill.cli.main", "distill", "--resume", str(killed), "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming {killed} from {checkpoint.folder} ({checkpoint.timesteps} of 30000 timesteps)" in resumed.stdout
     uninterrupted = tmp_path / "uninterrupted"
@@ -306,9 +394,11 @@ def test_sigkill_then_resume_finishes_like_an_uninterrupted_run(tmp_path):
     assert PPD.load(str(killed / "student.zip")).num_timesteps == first["timesteps"]
     standard_error = np.sqrt((first["student_std_return"] ** 2 + second["student_std_return"] ** 2) / 20)
     gap = abs(first["student_mean_return"] - second["student_mean_return"])
-    print(f"killed at {checkpoint.timesteps} and resumed: {first['student_mean_return']:.1f} +/- {first['student_std_return']:.1f}; "
-          f"uninterrupted: {second['student_mean_return']:.1f} +/- {second['student_std_return']:.1f}; "
-          f"teacher {second['teacher_mean_return']:.1f}")
+    print(
+        f"killed at {checkpoint.timesteps} and resumed: {first['student_mean_return']:.1f} +/- {first['student_std_return']:.1f}; "
+        f"uninterrupted: {second['student_mean_return']:.1f} +/- {second['student_std_return']:.1f}; "
+        f"teacher {second['teacher_mean_return']:.1f}"
+    )
     assert gap <= 3 * standard_error + 0.05 * second["teacher_mean_return"], (first, second)
     assert first["student_mean_return"] >= 0.8 * first["teacher_mean_return"]  # both actually learned
     shutil.rmtree(tmp_path)
@@ -326,12 +416,33 @@ def test_a_new_run_in_a_used_folder_does_not_take_the_earlier_checkpoints(tmp_pa
 
 def test_resume_gives_options_newer_than_the_run_their_defaults(tmp_path, capsys):
     out = str(tmp_path / "run")
-    assert main(["distill", "--teacher", TEACHER, "--out", out, "--n-envs", "4", "--no-progress", "--eval-episodes", "1",
-                 "--steps", "2048", "--checkpoint-every", "1024"]) == 0
+    assert (
+        main(
+            [
+                "distill",
+                "--teacher",
+                TEACHER,
+                "--out",
+                out,
+                "--n-envs",
+                "4",
+                "--no-progress",
+                "--eval-episodes",
+                "1",
+                "--steps",
+                "2048",
+                "--checkpoint-every",
+                "1024",
+            ]
+        )
+        == 0
+    )
     checkpoint = latest_checkpoint(out)
     assert checkpoint.timesteps == 1024
     manifest = dict(checkpoint.manifest)
-    manifest["command"] = {key: value for key, value in manifest["command"].items() if key not in ("max_divergence", "teacher_score")}
+    manifest["command"] = {
+        key: value for key, value in manifest["command"].items() if key not in ("max_divergence", "teacher_score")
+    }
     with open(checkpoint.path("manifest.json"), "w") as file:  # as written before these options existed
         json.dump(manifest, file)
     os.remove(os.path.join(out, "results.json"))

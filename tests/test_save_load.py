@@ -32,7 +32,11 @@ def test_zip_never_contains_the_teacher(algorithm, identity_teachers, tmp_path):
     model.save(path)
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
-    assert sorted(name for name in names if name.endswith(".pth")) == ["policy.optimizer.pth", "policy.pth", "pytorch_variables.pth"]
+    assert sorted(name for name in names if name.endswith(".pth")) == [
+        "policy.optimizer.pth",
+        "policy.pth",
+        "pytorch_variables.pth",
+    ]
     data = zip_data(path)
     assert "teacher" not in data and "distill_lambda" not in data
     serialized = json.dumps(data)

@@ -45,8 +45,12 @@ def test_performance_ratio_reads_recent_student_returns():
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("1.5", 1.5), ("lin:3.0:0.001:1e6", "linear(3.0, 0.001, 1e+06)"), ("exp:2:0.5:1000", "exponential(2.0, 0.5, 1000)"),
-     ("ratio", "performance_ratio(400.0)")],
+    [
+        ("1.5", 1.5),
+        ("lin:3.0:0.001:1e6", "linear(3.0, 0.001, 1e+06)"),
+        ("exp:2:0.5:1000", "exponential(2.0, 0.5, 1000)"),
+        ("ratio", "performance_ratio(400.0)"),
+    ],
 )
 def test_cli_strings(text, expected):
     value = schedules.parse(text, teacher_return=400.0)
@@ -87,8 +91,24 @@ def test_corrupt_teacher_adds_seeded_gaussian_noise_and_leaves_the_source():
 
 def test_corrupt_command_writes_a_loadable_noisy_zip(tmp_path, capsys):
     out = tmp_path / "corrupted" / "teacher.zip"
-    assert main(["corrupt", "--teacher", bundled_teacher_path(), "--sigma", "0.05", "--seed", "1", "--out", str(out),
-                 "--eval-episodes", "3"]) == 0
+    assert (
+        main(
+            [
+                "corrupt",
+                "--teacher",
+                bundled_teacher_path(),
+                "--sigma",
+                "0.05",
+                "--seed",
+                "1",
+                "--out",
+                str(out),
+                "--eval-episodes",
+                "3",
+            ]
+        )
+        == 0
+    )
     noise = parameters(load_teacher(str(out))) - parameters(load_teacher(bundled_teacher_path()))
     assert abs(noise.std().item() - 0.05) < 0.0025
     config = json.loads((out.parent / "config.json").read_text())

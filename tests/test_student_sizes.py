@@ -52,7 +52,9 @@ def test_unknown_size_is_named():
 def image_policy(shape: tuple[int, ...], n_actions: int, policy_kwargs: dict) -> ActorCriticPolicy:
     from stable_baselines3.common.policies import ActorCriticCnnPolicy
 
-    return ActorCriticCnnPolicy(spaces.Box(0, 255, shape, np.uint8), spaces.Discrete(n_actions), lambda _: 3e-4, **policy_kwargs)
+    return ActorCriticCnnPolicy(
+        spaces.Box(0, 255, shape, np.uint8), spaces.Discrete(n_actions), lambda _: 3e-4, **policy_kwargs
+    )
 
 
 def test_paper_table_4_procgen_counts():
@@ -61,8 +63,10 @@ def test_paper_table_4_procgen_counts():
     from sb3_distill.student_sizes import teacher_policy_kwargs
 
     teacher = image_policy((3, 64, 64), 15, teacher_policy_kwargs("procgen"))
-    counts = {size: policy_parameter_count(image_policy((3, 64, 64), 15, student_policy_kwargs(teacher, size)))
-              for size in ("smaller", "same", "larger")}
+    counts = {
+        size: policy_parameter_count(image_policy((3, 64, 64), 15, student_policy_kwargs(teacher, size)))
+        for size in ("smaller", "same", "larger")
+    }
     assert counts["same"] == policy_parameter_count(teacher) == 625_999
     assert counts["larger"] == 4_599_439 and round(counts["larger"] / counts["same"], 2) == 7.35
     assert counts["smaller"] == 99_439
@@ -75,8 +79,14 @@ def test_paper_table_4_atari_counts():
     # Atlantis, Seaquest, BeamRider, Enduro, Freeway, MsPacman, Pong, Qbert, Zaxxon, DemonAttack, CrazyClimber (ale-py)
     n_actions = [4, 18, 9, 9, 3, 9, 6, 6, 18, 6, 9]
     teacher = [policy_parameter_count(image_policy((4, 84, 84), n, teacher_policy_kwargs("atari"))) for n in n_actions]
-    larger = [policy_parameter_count(image_policy((4, 84, 84), n, student_policy_kwargs(
-        image_policy((4, 84, 84), n, teacher_policy_kwargs("atari")), "larger"))) for n in n_actions]
+    larger = [
+        policy_parameter_count(
+            image_policy(
+                (4, 84, 84), n, student_policy_kwargs(image_policy((4, 84, 84), n, teacher_policy_kwargs("atari")), "larger")
+            )
+        )
+        for n in n_actions
+    ]
     assert round(np.mean(teacher) / 1e6, 2) == 1.09
     assert round(np.mean(larger) / 1e6, 1) == 8.3
 
@@ -85,8 +95,11 @@ def test_minatar_presets_keep_the_papers_ratios():
     from sb3_distill.student_sizes import teacher_policy_kwargs
 
     teacher = image_policy((4, 10, 10), 3, teacher_policy_kwargs("minatar"))
-    ratios = {size: policy_parameter_count(image_policy((4, 10, 10), 3, student_policy_kwargs(teacher, size)))
-              / policy_parameter_count(teacher) for size in ("smaller", "same", "larger")}
+    ratios = {
+        size: policy_parameter_count(image_policy((4, 10, 10), 3, student_policy_kwargs(teacher, size)))
+        / policy_parameter_count(teacher)
+        for size in ("smaller", "same", "larger")
+    }
     assert ratios["same"] == 1.0
     assert 0.2 <= ratios["smaller"] <= 0.3
     assert 6.0 <= ratios["larger"] <= 9.0

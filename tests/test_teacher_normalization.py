@@ -139,8 +139,14 @@ def test_student_without_normalization_learns_from_normalized_teacher(normalized
     returns = {}
     for with_statistics in (True, False):
         student = PPD(
-            "MlpPolicy", make_vec_env("CartPole-v1", n_envs=8, seed=1),
-            n_steps=64, batch_size=256, n_epochs=10, gamma=0.999, gae_lambda=0.9, seed=1,
+            "MlpPolicy",
+            make_vec_env("CartPole-v1", n_envs=8, seed=1),
+            n_steps=64,
+            batch_size=256,
+            n_epochs=10,
+            gamma=0.999,
+            gae_lambda=0.9,
+            seed=1,
         )
         student.set_teacher(normalized_cartpole_teacher if with_statistics else teacher.policy)
         assert (student.teacher.obs_normalizer is not None) == with_statistics
@@ -168,6 +174,7 @@ def test_channel_last_raw_observations_reach_the_teacher_transposed(tmp_path):
     """The student runs behind VecNormalize (rewards only, as for Atari) and the teacher has its own
     (identity) statistics, so the teacher labels raw observations; they must be transposed like SB3
     transposes the student's, not reshaped."""
+
     def env(seed):
         vec = make_vec_env(ChannelLastImages, n_envs=2, seed=seed)
         vec.observation_space.seed(seed)

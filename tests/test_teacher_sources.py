@@ -120,15 +120,21 @@ def test_hub_id_from_the_local_cache(cartpole_model, tmp_path, monkeypatch):
     model, path, stats = cartpole_model
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    fill_hub_cache(tmp_path / "hub", "sb3/ppo-CartPole-v1", {
-        "ppo-CartPole-v1.zip": path.read_bytes(),
-        "vec_normalize.pkl": stats.read_bytes(),
-        "config.yml": b"{}",
-    })
+    fill_hub_cache(
+        tmp_path / "hub",
+        "sb3/ppo-CartPole-v1",
+        {
+            "ppo-CartPole-v1.zip": path.read_bytes(),
+            "vec_normalize.pkl": stats.read_bytes(),
+            "config.yml": b"{}",
+        },
+    )
     teacher = load_teacher("hf://sb3/ppo-CartPole-v1")
     assert teacher.source == "hf://sb3/ppo-CartPole-v1"
     np.testing.assert_allclose(labels(teacher), labels(load_teacher(model, teacher_vecnormalize=str(stats))), atol=1e-6)
-    student = PPD("MlpPolicy", make_vec_env("CartPole-v1", n_envs=2), n_steps=32, batch_size=64, teacher="hf://sb3/ppo-CartPole-v1")
+    student = PPD(
+        "MlpPolicy", make_vec_env("CartPole-v1", n_envs=2), n_steps=32, batch_size=64, teacher="hf://sb3/ppo-CartPole-v1"
+    )
     assert student.teacher_source == "hf://sb3/ppo-CartPole-v1"
 
 
@@ -138,7 +144,9 @@ def test_hub_id_without_cache_fails_fast_with_advice(tmp_path, monkeypatch):
 
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub"))
     start = time.monotonic()
-    with pytest.raises(FileNotFoundError, match=r"hf://someone/ppo-Nothing-v0 is not in the Hub cache.*huggingface-cli download"):
+    with pytest.raises(
+        FileNotFoundError, match=r"hf://someone/ppo-Nothing-v0 is not in the Hub cache.*huggingface-cli download"
+    ):
         load_teacher("hf://someone/ppo-Nothing-v0")
     assert time.monotonic() - start < 60, "no network must not mean a hang"
     with pytest.raises(ValueError, match="hf://ORG/REPO"):
@@ -164,10 +172,15 @@ def test_zip_with_a_code_payload_is_refused_and_nothing_runs(cartpole_model, tmp
             content = source.read(item.filename)
             if item.filename == "data":
                 data = json.loads(content)
-                data["policy_kwargs"] = {":type:": "<class 'dict'>", ":serialized:": base64.b64encode(pickle.dumps(_Payload(str(marker)))).decode()}
+                data["policy_kwargs"] = {
+                    ":type:": "<class 'dict'>",
+                    ":serialized:": base64.b64encode(pickle.dumps(_Payload(str(marker)))).decode(),
+                }
                 content = json.dumps(data).encode()
             target.writestr(item, content)
-    with pytest.raises(UnsafePickleError, match=r"posix\.system.*evil\.zip.*'policy_kwargs'.*trust_pickle=True.*--trust-pickle"):
+    with pytest.raises(
+        UnsafePickleError, match=r"posix\.system.*evil\.zip.*'policy_kwargs'.*trust_pickle=True.*--trust-pickle"
+    ):
         load_teacher(str(evil))
     with pytest.raises(UnsafePickleError):
         PPD("MlpPolicy", make_vec_env("CartPole-v1", n_envs=2), teacher=str(evil))

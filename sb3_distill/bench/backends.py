@@ -43,8 +43,9 @@ def run_local(plan: Plan, workers: int, report: Report) -> list[dict[str, Any]]:
                 report(records[-1])
             continue
         # spawn: workers must not inherit torch's threads or an open Ray connection
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_share_cores, initargs=(threads,)) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_share_cores, initargs=(threads,)
+        ) as pool:
             for future in as_completed([pool.submit(run_job, job) for job in phase]):
                 records.append(future.result())
                 report(records[-1])

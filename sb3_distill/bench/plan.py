@@ -98,7 +98,9 @@ def plan(spec: BenchSpec, out: str) -> Plan:
                     for setting in spec.settings(method):
                         for student in spec.students:
                             job = DistillJob(env, method, student, seed, variant, folder, "", setting)
-                            runs.append(DistillJob(env, method, student, seed, variant, folder, os.path.join(out, job.key), setting))
+                            runs.append(
+                                DistillJob(env, method, student, seed, variant, folder, os.path.join(out, job.key), setting)
+                            )
             if TeacherVariant() not in spec.teachers:  # corrupted variants are made from the original
                 teachers.insert(0, TeacherJob(env, seed, TeacherVariant(), original, original))
     # originals before the corrupted copies made from them

@@ -47,7 +47,12 @@ def run_job(job: TeacherJob | DistillJob) -> dict[str, Any]:
         os.kill(os.getpid(), stop.signum)
         raise
     except Exception as error:  # recorded, and the grid goes on
-        record = {"key": job.key, "status": "failed", "error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()}
+        record = {
+            "key": job.key,
+            "status": "failed",
+            "error": f"{type(error).__name__}: {error}",
+            "traceback": traceback.format_exc(),
+        }
         write_json_atomically(os.path.join(job.folder, ERROR), record)
         return record
     record = {"key": job.key, "status": "done", **results}
@@ -87,14 +92,41 @@ def _run_teacher(job: TeacherJob) -> dict[str, Any]:
     eval_episodes = str(env.eval_episodes)
     if job.variant.sigma > 0:
         source = _teacher_source(job.original_folder)
-        argv = ["corrupt", "--teacher", source, "--sigma", str(job.variant.sigma), "--seed", str(job.seed),
-                "--out", os.path.join(job.folder, f"{env_slug(env.env_id)}.zip"), "--env", env.env_id, "--eval-episodes", eval_episodes]
+        argv = [
+            "corrupt",
+            "--teacher",
+            source,
+            "--sigma",
+            str(job.variant.sigma),
+            "--seed",
+            str(job.seed),
+            "--out",
+            os.path.join(job.folder, f"{env_slug(env.env_id)}.zip"),
+            "--env",
+            env.env_id,
+            "--eval-episodes",
+            eval_episodes,
+        ]
         corrupt.run(_cli(argv))
         return {"teacher": os.path.join(job.folder, f"{env_slug(env.env_id)}.zip")}
     if env.teacher != "train":
         return {"teacher": env.teacher}
-    argv = ["train-teacher", "--env", env.env_id, "--steps", str(env.teacher_steps), "--out", job.folder,
-            "--seed", str(job.seed), "--n-envs", str(env.n_envs), "--eval-episodes", eval_episodes, "--no-progress"]
+    argv = [
+        "train-teacher",
+        "--env",
+        env.env_id,
+        "--steps",
+        str(env.teacher_steps),
+        "--out",
+        job.folder,
+        "--seed",
+        str(job.seed),
+        "--n-envs",
+        str(env.n_envs),
+        "--eval-episodes",
+        eval_episodes,
+        "--no-progress",
+    ]
     if env.teacher_params:
         argv += ["--param", *_params(env.teacher_params)]
     config = train_teacher.run(_cli(argv))
@@ -150,10 +182,32 @@ def _run_distill(job: DistillJob, resume: bool) -> dict[str, Any]:
     env = job.env
     teacher = _teacher_source(job.teacher_folder)
     method = "ppd" if job.method == "ppo" else job.method
-    argv = ["distill", "--teacher", teacher, "--env", env.env_id, "--method", method, "--student", job.student,
-            "--steps", str(env.distill_steps), "--seed", str(job.seed), "--out", job.folder, "--n-envs", str(env.n_envs),
-            "--eval-episodes", str(env.eval_episodes), "--no-progress",
-            "--eval-every", str(max(env.distill_steps // env.curve_points, 1)), "--eval-every-episodes", str(env.curve_episodes)]
+    argv = [
+        "distill",
+        "--teacher",
+        teacher,
+        "--env",
+        env.env_id,
+        "--method",
+        method,
+        "--student",
+        job.student,
+        "--steps",
+        str(env.distill_steps),
+        "--seed",
+        str(job.seed),
+        "--out",
+        job.folder,
+        "--n-envs",
+        str(env.n_envs),
+        "--eval-episodes",
+        str(env.eval_episodes),
+        "--no-progress",
+        "--eval-every",
+        str(max(env.distill_steps // env.curve_points, 1)),
+        "--eval-every-episodes",
+        str(env.curve_episodes),
+    ]
     measured = _measured_teacher_score(job)
     if measured is not None:
         argv.append(f"--teacher-score={measured}")  # one token: argparse takes "-83.0,8.8" for an option
@@ -171,8 +225,23 @@ def _run_distill(job: DistillJob, resume: bool) -> dict[str, Any]:
     results = distill.run(_cli(argv), callback=clock)
     training_seconds = clock.seconds - results["periodic_evaluation_seconds"]
     trained = results["timesteps"] - clock.start_timesteps  # after a resume: this process's share
-    kept = ("teacher_mean_return", "student_mean_return", "student_policy_parameters", "teacher_policy_parameters",
-            "steps", "eval_episodes")
-    return {"env": env.env_id, "method": job.label, "setting": dict(job.setting), "student": job.student, "seed": job.seed,
-            "variant": job.variant.name, **{key: results[key] for key in kept},
-            "training_seconds": training_seconds, "steps_per_second": trained / training_seconds, "resumed": results["resumed"]}
+    kept = (
+        "teacher_mean_return",
+        "student_mean_return",
+        "student_policy_parameters",
+        "teacher_policy_parameters",
+        "steps",
+        "eval_episodes",
+    )
+    return {
+        "env": env.env_id,
+        "method": job.label,
+        "setting": dict(job.setting),
+        "student": job.student,
+        "seed": job.seed,
+        "variant": job.variant.name,
+        **{key: results[key] for key in kept},
+        "training_seconds": training_seconds,
+        "steps_per_second": trained / training_seconds,
+        "resumed": results["resumed"],
+    }

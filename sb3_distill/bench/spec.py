@@ -38,8 +38,17 @@ METHODS = ("ppd", "student-distill", "teacher-distill", "ppo")
 TOP_LEVEL_KEYS = ("seeds", "methods", "students", "teachers", "envs", "sweep")
 #: One point of a sweep: sorted (argument, value) pairs; ``()`` is the method's defaults.
 Setting = tuple[tuple[str, Any], ...]
-ENV_KEYS = ("teacher", "teacher_steps", "distill_steps", "eval_episodes", "teacher_params", "params", "n_envs", "curve_points",
-            "curve_episodes")
+ENV_KEYS = (
+    "teacher",
+    "teacher_steps",
+    "distill_steps",
+    "eval_episodes",
+    "teacher_params",
+    "params",
+    "n_envs",
+    "curve_points",
+    "curve_episodes",
+)
 
 
 class SpecError(ValueError):
@@ -136,10 +145,16 @@ class _Reader:
                 raise self.error(key, f"unknown key {name!r}; expected one of {TOP_LEVEL_KEYS}.")
         if "envs" not in top:
             raise self.error(root, "the spec names no environments (an 'envs:' mapping).")
-        seeds = tuple(self.integer(node, "A seed", 0) for node, _ in self.sequence(top["seeds"][1])) if "seeds" in top else (0,)
+        seeds = (
+            tuple(self.integer(node, "A seed", 0) for node, _ in self.sequence(top["seeds"][1])) if "seeds" in top else (0,)
+        )
         methods = self.choices(top, "methods", METHODS, default=("ppd",))
         students = self.choices(top, "students", STUDENT_SIZES, default=("same",))
-        teachers = tuple(self.variant(node, value) for node, value in self.sequence(top["teachers"][1])) if "teachers" in top else (TeacherVariant(),)
+        teachers = (
+            tuple(self.variant(node, value) for node, value in self.sequence(top["teachers"][1]))
+            if "teachers" in top
+            else (TeacherVariant(),)
+        )
         envs = tuple(self.env(key, value) for key, value in self.mapping(top["envs"][1], "envs").values())
         if not envs:
             raise self.error(top["envs"][1], "the spec names no environments.")
@@ -167,8 +182,10 @@ class _Reader:
                     raise self.error(values_node, f"the sweep of {method} gives no values for {name}.")
                 for value_node, value in values:
                     if name == "preset" and value is not None and value not in PRESETS:
-                        raise self.error(value_node, f"unknown preset {value!r}; expected one of {sorted(PRESETS)}, or null "
-                                                     "for the tools' defaults.")
+                        raise self.error(
+                            value_node,
+                            f"unknown preset {value!r}; expected one of {sorted(PRESETS)}, or null for the tools' defaults.",
+                        )
                     if name == "lambda":
                         try:
                             parse(str(value), teacher_return=1.0)
@@ -204,7 +221,11 @@ class _Reader:
 
     def env(self, key: yaml.Node, node: yaml.Node) -> EnvSpec:
         env_id = key.value
-        settings = self.mapping(node, f"The settings of {env_id}") if not (isinstance(node, yaml.ScalarNode) and node.value == "") else {}
+        settings = (
+            self.mapping(node, f"The settings of {env_id}")
+            if not (isinstance(node, yaml.ScalarNode) and node.value == "")
+            else {}
+        )
         for name, (setting_key, _) in settings.items():
             if name not in ENV_KEYS:
                 raise self.error(setting_key, f"unknown setting {name!r} of {env_id}; expected one of {ENV_KEYS}.")
@@ -214,20 +235,31 @@ class _Reader:
             raise self.error(key, str(problem)) from problem
         teacher = str(self.value(settings["teacher"][1])) if "teacher" in settings else "train"
         if teacher != "train" and not teacher.startswith("hf://") and not os.path.exists(teacher):
-            raise self.error(settings["teacher"][1], f"the teacher {teacher!r} of {env_id} does not exist; give a path, "
-                             "an RL Zoo folder, hf://ORG/REPO, or 'train'.")
+            raise self.error(
+                settings["teacher"][1],
+                f"the teacher {teacher!r} of {env_id} does not exist; give a path, "
+                "an RL Zoo folder, hf://ORG/REPO, or 'train'.",
+            )
         if teacher == "train" and "teacher_steps" not in settings:
             raise self.error(key, f"{env_id} trains its teacher ('teacher: train') but gives no teacher_steps.")
         teacher_steps = self.integer(settings["teacher_steps"][1], "teacher_steps", 1) if "teacher_steps" in settings else 0
         if "distill_steps" not in settings:
             raise self.error(key, f"{env_id} gives no distill_steps (environment steps of each distillation run).")
         distill_steps = self.integer(settings["distill_steps"][1], "distill_steps", 1)
-        eval_episodes = self.integer(settings["eval_episodes"][1], "eval_episodes", 1) if "eval_episodes" in settings else suite.eval_episodes
+        eval_episodes = (
+            self.integer(settings["eval_episodes"][1], "eval_episodes", 1)
+            if "eval_episodes" in settings
+            else suite.eval_episodes
+        )
         n_envs = self.integer(settings["n_envs"][1], "n_envs", 1) if "n_envs" in settings else 8
         curve_points = self.integer(settings["curve_points"][1], "curve_points", 1) if "curve_points" in settings else 10
-        curve_episodes = self.integer(settings["curve_episodes"][1], "curve_episodes", 1) if "curve_episodes" in settings else 5
+        curve_episodes = (
+            self.integer(settings["curve_episodes"][1], "curve_episodes", 1) if "curve_episodes" in settings else 5
+        )
         if curve_points > distill_steps:
-            raise self.error(settings["curve_points"][1], f"curve_points ({curve_points}) exceeds distill_steps ({distill_steps}).")
+            raise self.error(
+                settings["curve_points"][1], f"curve_points ({curve_points}) exceeds distill_steps ({distill_steps})."
+            )
         teacher_params = self.dictionary(settings, "teacher_params")
         params = self.dictionary(settings, "params")
         for method, (method_key, _) in (self.mapping(settings["params"][1], "params") if "params" in settings else {}).items():
@@ -235,8 +267,18 @@ class _Reader:
                 raise self.error(method_key, f"params for unknown method {method!r}; expected one of {METHODS}.")
             if not isinstance(params[method], dict):
                 raise self.error(method_key, f"params of {method} must be a mapping of algorithm arguments.")
-        return EnvSpec(env_id, teacher, teacher_steps, distill_steps, eval_episodes, n_envs, curve_points, curve_episodes,
-                       teacher_params, params)
+        return EnvSpec(
+            env_id,
+            teacher,
+            teacher_steps,
+            distill_steps,
+            eval_episodes,
+            n_envs,
+            curve_points,
+            curve_episodes,
+            teacher_params,
+            params,
+        )
 
     def dictionary(self, settings: dict, name: str) -> dict:
         if name not in settings:

@@ -28,7 +28,13 @@ def run(args: argparse.Namespace) -> dict:
         raise ValueError(f"--sigma must be >= 0, got {args.sigma}.")
     out = corrupt_model_file(args.teacher, args.out, args.sigma, args.seed, best=args.best)
     env_id = args.env or teacher_env_id(args.teacher)
-    config = {"command": args.command_line, "env": env_id, "corrupted_from": args.teacher, "sigma": args.sigma, "seed": args.seed}
+    config = {
+        "command": args.command_line,
+        "env": env_id,
+        "corrupted_from": args.teacher,
+        "sigma": args.sigma,
+        "seed": args.seed,
+    }
     print(f"corrupted teacher written to {out}")
     if env_id is not None:
         for name, source in (("original", args.teacher), ("corrupted", out)):

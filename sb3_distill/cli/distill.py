@@ -55,7 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="run folder (default: runs/distill/<env>-<method>-<student>-s<seed>)")
     parser.add_argument("--n-envs", type=int, default=8)
     parser.add_argument(
-        "--lambda", dest="distill_lambda", default="1.0",
+        "--lambda",
+        dest="distill_lambda",
+        default="1.0",
         help="distillation weight λ: a number, lin:START:END:STEPS, exp:START:END:STEPS, or ratio (QDagger)",
     )
     parser.add_argument("--kl-mode", choices=["forward", "reverse"], default="forward")
@@ -71,34 +73,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="give the student its own VecNormalize (default: the suite's convention, e.g. on for MuJoCo)",
     )
     parser.add_argument(
-        "--preset", choices=sorted(PRESETS), default=None,
+        "--preset",
+        choices=sorted(PRESETS),
+        default=None,
         help="start from a named setting: paper = the paper's appendix A.3 (batch_size 512, which assumes its 18 "
-             "environments); --param values still win",
+        "environments); --param values still win",
     )
     parser.add_argument("--param", nargs="*", metavar="KEY=VALUE", help="algorithm arguments, e.g. n_epochs=10")
     parser.add_argument("--eval-episodes", type=int, default=20, help="episodes of each evaluation")
     parser.add_argument(
-        "--teacher-score", metavar="MEAN,STD",
+        "--teacher-score",
+        metavar="MEAN,STD",
         help="the teacher's return under this run's evaluation (seed + 10,000, --eval-episodes), if already measured; "
         "it is then not evaluated again (a negative mean needs the = form: --teacher-score=-83.0,8.8)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
-        "--checkpoint-every", type=int, default=None,
+        "--checkpoint-every",
+        type=int,
+        default=None,
         help="timesteps between checkpoints (default: a tenth of --steps; 0: none but the one saved on SIGINT/SIGTERM)",
     )
     parser.add_argument("--keep-checkpoints", type=int, default=2, help="how many checkpoints to keep, newest first")
     parser.add_argument(
-        "--eval-every", type=int, default=0,
+        "--eval-every",
+        type=int,
+        default=0,
         help="evaluate every N timesteps on a separate environment and keep best_model.zip (default 0: only at the end)",
     )
-    parser.add_argument("--eval-every-episodes", type=int, default=None, help="episodes of each periodic evaluation (default: --eval-episodes)")
     parser.add_argument(
-        "--max-divergence", type=float, default=DEFAULT_MAX_DIVERGENCE,
+        "--eval-every-episodes", type=int, default=None, help="episodes of each periodic evaluation (default: --eval-episodes)"
+    )
+    parser.add_argument(
+        "--max-divergence",
+        type=float,
+        default=DEFAULT_MAX_DIVERGENCE,
         help="stop when a minibatch's distillation term exceeds this (a KL in nats); a NaN loss always stops",
     )
     parser.add_argument(
-        "--resume", metavar="RUN_DIR",
+        "--resume",
+        metavar="RUN_DIR",
         help="continue the run in RUN_DIR from its latest usable checkpoint, with the settings it was started with",
     )
 
@@ -110,8 +124,15 @@ def run(args: argparse.Namespace, callback: BaseCallback | None = None) -> dict:
     checkpoint = latest_checkpoint(args.resume) if resumed else None
     if checkpoint is not None:
         # Options added since the run was started take their defaults.
-        args = argparse.Namespace(**{**vars(_defaults()), **checkpoint.manifest["command"], "resume": args.resume,
-                                     "no_progress": args.no_progress, "command_line": args.command_line})
+        args = argparse.Namespace(
+            **{
+                **vars(_defaults()),
+                **checkpoint.manifest["command"],
+                "resume": args.resume,
+                "no_progress": args.no_progress,
+                "command_line": args.command_line,
+            }
+        )
     _check_arguments(args)
     teacher_path = args.teacher or bundled_teacher_path()
     env_id = args.env or teacher_env_id(teacher_path)
@@ -132,25 +153,43 @@ def run(args: argparse.Namespace, callback: BaseCallback | None = None) -> dict:
         print(f"resuming {out} from {checkpoint.folder} ({student.num_timesteps} of {args.steps} timesteps)")
     teacher = student.teacher
 
-    checkpointing = Checkpointing(out, _checkpoint_every(args), keep=args.keep_checkpoints, info={
-        "command": {key: value for key, value in vars(args).items() if key not in ("resume", "command_line")},
-        "teacher": {"source": teacher_path, "best": args.best, "trust_pickle": args.trust_pickle,
-                    "distill_lambda": args.distill_lambda, "teacher_return": teacher_score.mean},
-        "teacher_score": asdict(teacher_score),
-    })
+    checkpointing = Checkpointing(
+        out,
+        _checkpoint_every(args),
+        keep=args.keep_checkpoints,
+        info={
+            "command": {key: value for key, value in vars(args).items() if key not in ("resume", "command_line")},
+            "teacher": {
+                "source": teacher_path,
+                "best": args.best,
+                "trust_pickle": args.trust_pickle,
+                "distill_lambda": args.distill_lambda,
+                "teacher_return": teacher_score.mean,
+            },
+            "teacher_score": asdict(teacher_score),
+        },
+    )
     callbacks: list[BaseCallback] = [checkpointing]
     periodic = None
     if args.eval_every:
-        periodic = PeriodicEvaluation(envs.make(env_id, 1, eval_seed + 1, normalize=False, training=False), out, args.eval_every,
-                                      args.eval_every_episodes or args.eval_episodes, suite.deterministic_eval)
+        periodic = PeriodicEvaluation(
+            envs.make(env_id, 1, eval_seed + 1, normalize=False, training=False),
+            out,
+            args.eval_every,
+            args.eval_every_episodes or args.eval_episodes,
+            suite.deterministic_eval,
+        )
         callbacks.append(periodic)
     if callback is not None:
         callbacks.append(callback)
     with stop_on_signals(checkpointing):
         try:
             student.learn(
-                max(args.steps - student.num_timesteps, 0), callback=CallbackList(callbacks), progress_bar=not args.no_progress,
-                tb_log_name=args.method, reset_num_timesteps=checkpoint is None,
+                max(args.steps - student.num_timesteps, 0),
+                callback=CallbackList(callbacks),
+                progress_bar=not args.no_progress,
+                tb_log_name=args.method,
+                reset_num_timesteps=checkpoint is None,
             )
         except TrainingDiverged as error:
             raise TrainingDiverged(f"{error} {_last_checkpoint(out)}") from error
@@ -159,7 +198,8 @@ def run(args: argparse.Namespace, callback: BaseCallback | None = None) -> dict:
         name = signal.Signals(checkpointing.stop_signal).name
         raise RunInterrupted(
             f"{name}: stopped at {student.num_timesteps} of {args.steps} timesteps and saved {saved.folder}. "
-            f"Resume with: sb3-distill distill --resume {out}", checkpointing.stop_signal,
+            f"Resume with: sb3-distill distill --resume {out}",
+            checkpointing.stop_signal,
         )
 
     if periodic is not None and (not periodic.rows or periodic.rows[-1]["timesteps"] < student.num_timesteps):
@@ -171,7 +211,9 @@ def run(args: argparse.Namespace, callback: BaseCallback | None = None) -> dict:
         with atomic_path(os.path.join(out, "vecnormalize.pkl")) as temporary:
             vec_normalize.save(temporary)
 
-    evaluation_env = envs.frozen_copy(envs.make(env_id, 1, eval_seed, normalize=False, training=False), vec_normalize or student.get_env())
+    evaluation_env = envs.frozen_copy(
+        envs.make(env_id, 1, eval_seed, normalize=False, training=False), vec_normalize or student.get_env()
+    )
     student_score = score(student, evaluation_env, args.eval_episodes, suite.deterministic_eval)
     teacher_params = policy_parameter_count(teacher.policy)
     student_params = policy_parameter_count(student.policy)
@@ -208,7 +250,9 @@ def run(args: argparse.Namespace, callback: BaseCallback | None = None) -> dict:
     return results
 
 
-def _new_student(args: argparse.Namespace, env: VecEnv, env_id: str, teacher_path: str, out: str) -> tuple[DistillationAlgorithm, Score]:
+def _new_student(
+    args: argparse.Namespace, env: VecEnv, env_id: str, teacher_path: str, out: str
+) -> tuple[DistillationAlgorithm, Score]:
     """A fresh student with its teacher set, and the teacher's score (evaluated first: ``ratio`` λ needs it)."""
     suite = envs.suite_of(env_id)
     teacher = load_teacher(teacher_path, env=env, best=args.best, trust_pickle=args.trust_pickle, temperature=args.temperature)
@@ -220,12 +264,21 @@ def _new_student(args: argparse.Namespace, env: VecEnv, env_id: str, teacher_pat
         teacher_score = score(teacher, evaluation_env, args.eval_episodes, suite.deterministic_eval)
     print(f"teacher mean return over {teacher_score.episodes} episodes: {teacher_score.mean:.1f} +/- {teacher_score.std:.1f}")
     student = METHODS[args.method](
-        suite.policy, env, seed=args.seed, tensorboard_log=os.path.join(out, "tb"),
-        policy_kwargs=student_policy_kwargs(teacher.policy, args.student), preset=args.preset, **_params(args),
+        suite.policy,
+        env,
+        seed=args.seed,
+        tensorboard_log=os.path.join(out, "tb"),
+        policy_kwargs=student_policy_kwargs(teacher.policy, args.student),
+        preset=args.preset,
+        **_params(args),
     )
     student.set_teacher(
-        teacher, distill_lambda=schedules.parse(args.distill_lambda, teacher_return=teacher_score.mean), kl_mode=args.kl_mode,
-        distill_loss=args.distill_loss, jsd_beta=args.jsd_beta, max_divergence=args.max_divergence,
+        teacher,
+        distill_lambda=schedules.parse(args.distill_lambda, teacher_return=teacher_score.mean),
+        kl_mode=args.kl_mode,
+        distill_loss=args.distill_loss,
+        jsd_beta=args.jsd_beta,
+        max_divergence=args.max_divergence,
     )
     return student, teacher_score
 
@@ -282,8 +335,10 @@ def _last_checkpoint(out: str) -> str:
     checkpoint = last_good_checkpoint(out)
     if checkpoint is None:
         return "No checkpoint was saved before it; start the run again."
-    return (f"The last good checkpoint is {checkpoint.folder} ({checkpoint.timesteps} timesteps); it was not overwritten. "
-            f"Resume from it with: sb3-distill distill --resume {out}")
+    return (
+        f"The last good checkpoint is {checkpoint.folder} ({checkpoint.timesteps} timesteps); it was not overwritten. "
+        f"Resume from it with: sb3-distill distill --resume {out}"
+    )
 
 
 def _table(method: str, size: str, teacher: Score, student: Score, teacher_params: int, student_params: int) -> str:
@@ -291,7 +346,13 @@ def _table(method: str, size: str, teacher: Score, student: Score, teacher_param
     rows = [
         ("agent", "policy params", "mean return", "std", "episodes"),
         ("teacher", f"{teacher_params:,}", f"{teacher.mean:.1f}", f"{teacher.std:.1f}", str(teacher.episodes)),
-        (f"student ({method}, {size})", f"{student_params:,}", f"{student.mean:.1f}", f"{student.std:.1f}", str(student.episodes)),
+        (
+            f"student ({method}, {size})",
+            f"{student_params:,}",
+            f"{student.mean:.1f}",
+            f"{student.std:.1f}",
+            str(student.episodes),
+        ),
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in rows]

@@ -32,7 +32,9 @@ def run(args: argparse.Namespace) -> dict:
 
     teacher = build(teacher_policy_kwargs(suite.name))
     teacher_count = policy_parameter_count(teacher)
-    print(f"{args.env}: suite {suite.name}, {suite.policy}, observations {observation_space.shape}, actions {env.action_space}")
+    print(
+        f"{args.env}: suite {suite.name}, {suite.policy}, observations {observation_space.shape}, actions {env.action_space}"
+    )
     print(f"evaluation: {'deterministic' if suite.deterministic_eval else 'stochastic'}, {suite.eval_episodes} episodes")
     print(f"{'network':<10}{'policy params':>15}{'x teacher':>11}  architecture")
     print(f"{'teacher':<10}{teacher_count:>15,}{1.0:>11.2f}  {_describe(teacher_policy_kwargs(suite.name))}")

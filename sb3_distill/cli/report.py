@@ -10,8 +10,12 @@ from sb3_distill.report.build import build_report
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", help="a grid's output folder (the --out of sb3-distill bench)")
     parser.add_argument("--reps", type=int, default=2000, help="bootstrap replications of the confidence intervals")
-    parser.add_argument("--at", type=parse_steps, metavar="STEPS",
-                        help="also tabulate evaluation returns at these steps, per environment and size: e.g. 250k,500k,1M")
+    parser.add_argument(
+        "--at",
+        type=parse_steps,
+        metavar="STEPS",
+        help="also tabulate evaluation returns at these steps, per environment and size: e.g. 250k,500k,1M",
+    )
 
 
 def parse_steps(text: str) -> list[int]:

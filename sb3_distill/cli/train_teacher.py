@@ -54,9 +54,7 @@ def run(args: argparse.Namespace) -> dict:
     env = envs.make(args.env, args.n_envs, args.seed, normalize=args.normalize)
     out = prepare_output_dir(args.out)
 
-    model = PPO(
-        policy, env, seed=args.seed, tensorboard_log=os.path.join(out, "tb"), policy_kwargs=policy_kwargs, **params
-    )
+    model = PPO(policy, env, seed=args.seed, tensorboard_log=os.path.join(out, "tb"), policy_kwargs=policy_kwargs, **params)
     model.learn(args.steps, progress_bar=not args.no_progress, tb_log_name="teacher")
 
     model_path = os.path.join(out, f"{envs.env_slug(args.env)}.zip")  # the RL Zoo names namespaced ids so too

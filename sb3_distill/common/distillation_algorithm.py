@@ -99,7 +99,12 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
             if not init_setup_model:
                 raise ValueError("A teacher given to the constructor needs _init_setup_model=True; call set_teacher later.")
             self.set_teacher(
-                teacher, self.distill_lambda, self.kl_mode, teacher_vecnormalize, distill_loss=distill_loss, jsd_beta=self.jsd_beta
+                teacher,
+                self.distill_lambda,
+                self.kl_mode,
+                teacher_vecnormalize,
+                distill_loss=distill_loss,
+                jsd_beta=self.jsd_beta,
             )
 
     # ------------------------------------------------------------------ teacher
@@ -238,7 +243,9 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
         """(Re)build the rollout buffer so that it stores what the current teacher needs."""
         if getattr(self, "rollout_buffer", None) is None:
             return
-        buffer_class = DistillationDictRolloutBuffer if isinstance(self.observation_space, spaces.Dict) else DistillationRolloutBuffer
+        buffer_class = (
+            DistillationDictRolloutBuffer if isinstance(self.observation_space, spaces.Dict) else DistillationRolloutBuffer
+        )
         self.rollout_buffer = buffer_class(
             self.n_steps,
             self.observation_space,  # type: ignore[arg-type]
@@ -444,7 +451,9 @@ class DistillationAlgorithm(OnPolicyAlgorithm):
 
     def _student_terms(self, observations: Any, actions: th.Tensor, teacher_params: th.Tensor) -> StudentTerms:
         """The student's log-probabilities, entropy, values and divergence to the teacher on one minibatch."""
-        gaussian_kl_mode = self.kl_mode if self.distill_loss.endswith("_kl") and self._action_param_spec.family == GAUSSIAN else None
+        gaussian_kl_mode = (
+            self.kl_mode if self.distill_loss.endswith("_kl") and self._action_param_spec.family == GAUSSIAN else None
+        )
         return student_terms(self.policy, observations, actions, teacher_params, self._divergence, gaussian_kl_mode)
 
     def _divergence(self, teacher_params: th.Tensor, student_params: th.Tensor) -> th.Tensor:

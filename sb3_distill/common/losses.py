@@ -38,7 +38,9 @@ JSD_SAMPLES = 16
 HUBER_DELTA = 1.0
 
 
-def distillation_loss(name: str, teacher: th.Tensor, student: th.Tensor, spec: ActionParamSpec, jsd_beta: float = 0.5) -> th.Tensor:
+def distillation_loss(
+    name: str, teacher: th.Tensor, student: th.Tensor, spec: ActionParamSpec, jsd_beta: float = 0.5
+) -> th.Tensor:
     """The loss ``name`` at each state, ``[batch]``."""
     if name == "forward_kl":
         return kl_divergence(teacher, student, spec)
@@ -116,7 +118,12 @@ def _gaussian_jsd_monte_carlo(teacher: th.Tensor, student: th.Tensor, beta: floa
 
     def log_mixture(x: th.Tensor) -> th.Tensor:
         return th.logsumexp(
-            th.stack([_gaussian_log_prob(x, mean_t, log_std_t) + math.log(beta), _gaussian_log_prob(x, mean_s, log_std_s) + math.log(1 - beta)]),
+            th.stack(
+                [
+                    _gaussian_log_prob(x, mean_t, log_std_t) + math.log(beta),
+                    _gaussian_log_prob(x, mean_s, log_std_s) + math.log(1 - beta),
+                ]
+            ),
             dim=0,
         )
 

@@ -19,12 +19,28 @@ from typing import Any, TypeVar
 
 #: PPD in the paper: PPO's settings of the teachers, with n_steps = 64, γ = 0.999 and no entropy bonus.
 PAPER_PPD: dict[str, Any] = dict(
-    n_steps=64, batch_size=512, n_epochs=4, gamma=0.999, gae_lambda=0.9, learning_rate=3e-4, ent_coef=0.0,
-    clip_range=0.2, vf_coef=0.5, max_grad_norm=0.5, distill_lambda=1.0, kl_mode="forward",
+    n_steps=64,
+    batch_size=512,
+    n_epochs=4,
+    gamma=0.999,
+    gae_lambda=0.9,
+    learning_rate=3e-4,
+    ent_coef=0.0,
+    clip_range=0.2,
+    vf_coef=0.5,
+    max_grad_norm=0.5,
+    distill_lambda=1.0,
+    kl_mode="forward",
 )
 #: Student- and teacher-distill in the paper: one gradient step on each rollout of 5 steps per environment.
 PAPER_ONLINE: dict[str, Any] = dict(
-    n_steps=5, learning_rate=3e-4, ent_coef=0.0, vf_coef=0.5, max_grad_norm=0.5, distill_lambda=1.0, kl_mode="forward",
+    n_steps=5,
+    learning_rate=3e-4,
+    ent_coef=0.0,
+    vf_coef=0.5,
+    max_grad_norm=0.5,
+    distill_lambda=1.0,
+    kl_mode="forward",
 )
 
 Init = TypeVar("Init", bound=Callable[..., None])

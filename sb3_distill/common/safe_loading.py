@@ -40,7 +40,15 @@ ALLOWED_FUNCTIONS = {
 }
 
 #: Modules whose classes may be resolved, if they derive from one of ``ALLOWED_BASES``.
-ALLOWED_MODULES = ("gymnasium.spaces", "numpy", "torch.nn.modules", "torch.optim", "stable_baselines3", "sb3_contrib", "sb3_distill")
+ALLOWED_MODULES = (
+    "gymnasium.spaces",
+    "numpy",
+    "torch.nn.modules",
+    "torch.optim",
+    "stable_baselines3",
+    "sb3_contrib",
+    "sb3_distill",
+)
 
 
 def _allowed_bases() -> tuple[type, ...]:
@@ -111,7 +119,9 @@ def loads(payload: bytes, source: str, entry: str, trust_pickle: bool = False) -
 POLICY_ENTRIES = ("policy_class", "observation_space", "action_space", "policy_kwargs", "use_sde")
 
 
-def read_model_zip(path: str, device: th.device | str = "cpu", trust_pickle: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+def read_model_zip(
+    path: str, device: th.device | str = "cpu", trust_pickle: bool = False
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The policy-building attributes and the policy's tensors of an SB3 model zip.
 
     :return: ``(data, policy_state_dict)``, ``data`` holding the entries of ``POLICY_ENTRIES`` present
@@ -125,7 +135,9 @@ def read_model_zip(path: str, device: th.device | str = "cpu", trust_pickle: boo
         try:
             raw = json.loads(archive.read("data").decode())
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ValueError(f"Teacher file {path!r} is not an SB3 model zip: its 'data' entry is not JSON ({error}).") from None
+            raise ValueError(
+                f"Teacher file {path!r} is not an SB3 model zip: its 'data' entry is not JSON ({error})."
+            ) from None
         data = {}
         for key in POLICY_ENTRIES:
             if key not in raw:

@@ -73,7 +73,9 @@ def student_terms(
         return StudentTerms(log_prob, entropy, values, kl, None)
     distribution = policy._get_action_dist_from_latent(latent_pi)
     params = action_params(distribution)
-    return StudentTerms(distribution.log_prob(actions), distribution.entropy(), values, divergence(teacher_params, params), params)
+    return StudentTerms(
+        distribution.log_prob(actions), distribution.entropy(), values, divergence(teacher_params, params), params
+    )
 
 
 def has_shared_log_std(policy: ActorCriticPolicy) -> bool:
@@ -108,8 +110,9 @@ def diag_gaussian_terms(
         kl = (mean_gap_sq + th.exp(2 * log_std_p)) @ half_inv_var_q + (sum_log_std_q - log_std_p.sum(dim=1) - 0.5 * d)
     elif kl_mode == "reverse":
         half_inv_var_p = 0.5 * th.exp(-2 * log_std_p)
-        kl = ((mean_gap_sq + th.exp(2 * log_std_q)) * half_inv_var_p).sum(dim=1) + (log_std_p.sum(dim=1) - sum_log_std_q - 0.5 * d)
+        kl = ((mean_gap_sq + th.exp(2 * log_std_q)) * half_inv_var_p).sum(dim=1) + (
+            log_std_p.sum(dim=1) - sum_log_std_q - 0.5 * d
+        )
     else:
         raise ValueError(f"kl_mode must be 'forward' or 'reverse', got {kl_mode!r}")
     return log_prob, entropy, kl
-

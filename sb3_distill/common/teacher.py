@@ -207,7 +207,9 @@ class DeterministicActorTeacher(Teacher):
 
 
 def _is_deterministic_actor(policy: BasePolicy) -> bool:
-    return isinstance(getattr(policy, "actor", None), th.nn.Module) and isinstance(getattr(policy, "critic", None), th.nn.Module)
+    return isinstance(getattr(policy, "actor", None), th.nn.Module) and isinstance(
+        getattr(policy, "critic", None), th.nn.Module
+    )
 
 
 def make_teacher(

@@ -75,7 +75,9 @@ def load_teacher(
         zip_path, stats_path, label = resolve_file_source(os.fspath(source), best)
         policy = _policy_from_zip(zip_path, device, trust_pickle)
         if normalizer is None:
-            normalizer = ObservationNormalizer.load(stats_path, trust_pickle) if stats_path else ObservationNormalizer.identity()
+            normalizer = (
+                ObservationNormalizer.load(stats_path, trust_pickle) if stats_path else ObservationNormalizer.identity()
+            )
         teacher = make_teacher(policy, normalizer, label, temperature)
     else:
         raise TypeError(
@@ -152,7 +154,9 @@ def _hub_files(repo_id: str) -> tuple[str, str | None, str]:
     named = os.path.join(folder, repo_id.split("/")[1] + ".zip")  # the RL Zoo's naming: ORG/algo-Env, algo-Env.zip
     zip_path = named if os.path.isfile(named) else zips[0] if len(zips) == 1 else None
     if zip_path is None:
-        raise FileNotFoundError(f"Hub repository {repo_id} has no single model zip (found {[os.path.basename(z) for z in zips]}).")
+        raise FileNotFoundError(
+            f"Hub repository {repo_id} has no single model zip (found {[os.path.basename(z) for z in zips]})."
+        )
     stats = next((os.path.join(folder, n) for n in VECNORMALIZE_FILE_NAMES if os.path.isfile(os.path.join(folder, n))), None)
     return zip_path, stats, HUB_PREFIX + repo_id
 
@@ -173,7 +177,9 @@ def _hub_snapshot(repo_id: str) -> str:
         "or pass a local path."
     )
     if constants.HF_HUB_OFFLINE:
-        raise FileNotFoundError(f"Teacher hf://{repo_id} is not in the Hub cache {constants.HF_HUB_CACHE} (offline mode). {advice}")
+        raise FileNotFoundError(
+            f"Teacher hf://{repo_id} is not in the Hub cache {constants.HF_HUB_CACHE} (offline mode). {advice}"
+        )
     try:
         return snapshot_download(repo_id, etag_timeout=10)
     except Exception as error:

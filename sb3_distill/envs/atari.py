@@ -33,9 +33,7 @@ def human_normalized_score(env_id: str, score: float) -> float:
     """``(score - random) / (human - random)`` with Badia et al.'s base values."""
     game = game_name(env_id)
     if game not in HUMAN_NORMALIZATION:
-        raise ValueError(
-            f"No human/random base scores for {game!r} ({env_id}); known games: {sorted(HUMAN_NORMALIZATION)}."
-        )
+        raise ValueError(f"No human/random base scores for {game!r} ({env_id}); known games: {sorted(HUMAN_NORMALIZATION)}.")
     random, human = HUMAN_NORMALIZATION[game]
     return (score - random) / (human - random)
 

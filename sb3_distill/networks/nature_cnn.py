@@ -19,14 +19,19 @@ class SmallNatureCNN(BaseFeaturesExtractor):
     :param conv_filters: channels of the three convolutions
     """
 
-    def __init__(self, observation_space: spaces.Box, features_dim: int = 128, conv_filters: tuple[int, int, int] = (32, 32, 32)):
+    def __init__(
+        self, observation_space: spaces.Box, features_dim: int = 128, conv_filters: tuple[int, int, int] = (32, 32, 32)
+    ):
         super().__init__(observation_space, features_dim)
         self.conv_filters = tuple(conv_filters)
         c0, c1, c2 = conv_filters
         self.cnn = nn.Sequential(
-            nn.Conv2d(observation_space.shape[0], c0, kernel_size=8, stride=4), nn.ReLU(),
-            nn.Conv2d(c0, c1, kernel_size=4, stride=2), nn.ReLU(),
-            nn.Conv2d(c1, c2, kernel_size=3, stride=1), nn.ReLU(),
+            nn.Conv2d(observation_space.shape[0], c0, kernel_size=8, stride=4),
+            nn.ReLU(),
+            nn.Conv2d(c0, c1, kernel_size=4, stride=2),
+            nn.ReLU(),
+            nn.Conv2d(c1, c2, kernel_size=3, stride=1),
+            nn.ReLU(),
             nn.Flatten(),
         )
         with th.no_grad():

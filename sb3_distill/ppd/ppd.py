@@ -168,9 +168,19 @@ class ProximalPolicyDistillation(DistillationAlgorithm, PPO):
 
                 loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss + lambda_ * distillation_loss
                 check_update(
-                    self._n_updates + 1, self.num_timesteps, loss, distillation_loss, self.max_divergence,
-                    dict(policy_loss=policy_loss, value_loss=value_loss, entropy_loss=entropy_loss,
-                         distillation_loss=distillation_loss, distill_lambda=lambda_, loss=loss),
+                    self._n_updates + 1,
+                    self.num_timesteps,
+                    loss,
+                    distillation_loss,
+                    self.max_divergence,
+                    dict(
+                        policy_loss=policy_loss,
+                        value_loss=value_loss,
+                        entropy_loss=entropy_loss,
+                        distillation_loss=distillation_loss,
+                        distill_lambda=lambda_,
+                        loss=loss,
+                    ),
                 )
 
                 with th.no_grad():

@@ -134,6 +134,8 @@ def checkpoint_table(runs: list[Run], steps: list[int], reps: int = 2000) -> str
                         cells.append("")
                         continue
                     low, high = mean_interval(values, reps)
-                    cells.append(f"{score_text(float(values.mean()))} [{score_text(low)}, {score_text(high)}] (n={values.size})")
+                    cells.append(
+                        f"{score_text(float(values.mean()))} [{score_text(low)}, {score_text(high)}] (n={values.size})"
+                    )
                 lines.append(f"| {env} | {size} | {step:,} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -56,12 +56,21 @@ def read_runs(out: str) -> list[Run]:
     for path in sorted(glob.glob(os.path.join(out, "runs", "**", "done.json"), recursive=True)):
         with open(path) as file:
             record = json.load(file)
-        runs.append(Run(
-            folder=os.path.dirname(path), env=record["env"], suite=suite_of(record["env"]).name, method=record["method"],
-            student=record["student"], seed=int(record["seed"]), variant=record["variant"],
-            teacher_return=float(record["teacher_mean_return"]), student_return=float(record["student_mean_return"]),
-            steps=int(record["steps"]), steps_per_second=float(record.get("steps_per_second", float("nan"))),
-        ))
+        runs.append(
+            Run(
+                folder=os.path.dirname(path),
+                env=record["env"],
+                suite=suite_of(record["env"]).name,
+                method=record["method"],
+                student=record["student"],
+                seed=int(record["seed"]),
+                variant=record["variant"],
+                teacher_return=float(record["teacher_mean_return"]),
+                student_return=float(record["student_mean_return"]),
+                steps=int(record["steps"]),
+                steps_per_second=float(record.get("steps_per_second", float("nan"))),
+            )
+        )
     return runs
 
 
@@ -84,6 +93,7 @@ def _ordered(values, order):  # type: ignore[no-untyped-def]
 
 def ordered_methods(labels: set[str]) -> list[str]:
     """Method labels (``ppd``, ``ppd lambda=0.5``, ...) in the paper's order of methods, sweep settings after."""
+
     def rank(label: str) -> tuple[int, str]:
         base = label.split(" ", 1)[0]
         return (METHOD_ORDER.index(base) if base in METHOD_ORDER else len(METHOD_ORDER), label)
@@ -99,8 +109,11 @@ def short_label(label: str) -> str:
 
 def _columns(runs: list[Run]) -> list[tuple[str, str]]:
     """(student size, method) pairs in the paper's order: sizes, then td, sd, ppd (and ppo)."""
-    return [(size, method) for size in _ordered({r.student for r in runs}, SIZE_ORDER)
-            for method in ordered_methods({r.method for r in runs})]
+    return [
+        (size, method)
+        for size in _ordered({r.student for r in runs}, SIZE_ORDER)
+        for method in ordered_methods({r.method for r in runs})
+    ]
 
 
 def _header(first: list[str], columns: list[tuple[str, str]]) -> list[str]:

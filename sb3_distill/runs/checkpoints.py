@@ -163,8 +163,10 @@ def last_good_checkpoint(run_dir: str, warn: bool = False) -> Checkpoint | None:
         if checkpoint is not None:
             return checkpoint
         if warn:
-            warnings.warn(f"Skipping the damaged or incomplete checkpoint {folder}: a file is missing or does not match "
-                          "its manifest.", stacklevel=3)
+            warnings.warn(
+                f"Skipping the damaged or incomplete checkpoint {folder}: a file is missing or does not match its manifest.",
+                stacklevel=3,
+            )
     return None
 
 
@@ -176,8 +178,10 @@ def latest_checkpoint(run_dir: str) -> Checkpoint:
     checkpoint = last_good_checkpoint(run_dir, warn=True)
     if checkpoint is not None:
         return checkpoint
-    raise CheckpointError(f"No usable checkpoint in {os.path.join(os.path.abspath(run_dir), CHECKPOINTS)}; the run "
-                          "cannot be resumed. Start it again without --resume.")
+    raise CheckpointError(
+        f"No usable checkpoint in {os.path.join(os.path.abspath(run_dir), CHECKPOINTS)}; the run "
+        "cannot be resumed. Start it again without --resume."
+    )
 
 
 def restore_vecnormalize(checkpoint: Checkpoint, venv: VecEnv) -> VecNormalize:

@@ -66,9 +66,13 @@ class PeriodicEvaluation(BaseCallback):
 
         start = time.perf_counter()
         env = frozen_copy(self.eval_env, self.model.get_vec_normalize_env() or self.training_env)
-        mean, std = evaluate_policy(self.model, env, n_eval_episodes=self.episodes, deterministic=self.deterministic, warn=False)
+        mean, std = evaluate_policy(
+            self.model, env, n_eval_episodes=self.episodes, deterministic=self.deterministic, warn=False
+        )
         mean, std = float(mean), float(std)
-        self.rows.append({"timesteps": self.model.num_timesteps, "mean_return": mean, "std_return": std, "episodes": self.episodes})
+        self.rows.append(
+            {"timesteps": self.model.num_timesteps, "mean_return": mean, "std_return": std, "episodes": self.episodes}
+        )
         self._write_rows()
         self.logger.record("eval/mean_reward", mean)
         self.logger.record("eval/std_reward", std)
@@ -86,16 +90,23 @@ class PeriodicEvaluation(BaseCallback):
                 vec_normalize.save(temporary)
         with atomic_path(os.path.join(self.run_dir, BEST_MODEL)) as temporary:
             self.model.save(temporary)
-        write_json_atomically(os.path.join(self.run_dir, BEST_INFO), {
-            "timesteps": self.model.num_timesteps, "mean_return": mean, "episodes": self.episodes,
-            "vecnormalize": BEST_VECNORMALIZE if vec_normalize is not None else None,
-        })
+        write_json_atomically(
+            os.path.join(self.run_dir, BEST_INFO),
+            {
+                "timesteps": self.model.num_timesteps,
+                "mean_return": mean,
+                "episodes": self.episodes,
+                "vecnormalize": BEST_VECNORMALIZE if vec_normalize is not None else None,
+            },
+        )
 
     def _read_rows(self) -> list[dict[str, float]]:
         try:
             with open(os.path.join(self.run_dir, EVALUATIONS), newline="") as file:
-                return [{key: (int if key in ("timesteps", "episodes") else float)(float(row[key])) for key in COLUMNS}
-                        for row in csv.DictReader(file)]
+                return [
+                    {key: (int if key in ("timesteps", "episodes") else float)(float(row[key])) for key in COLUMNS}
+                    for row in csv.DictReader(file)
+                ]
         except FileNotFoundError:
             return []
 

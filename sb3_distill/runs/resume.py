@@ -65,27 +65,44 @@ def resume(
     manifest = checkpoint.manifest
     algorithm = _algorithms().get(manifest["algorithm"])
     if algorithm is None:
-        raise CheckpointError(f"{checkpoint.folder} holds a {manifest['algorithm']} student; expected one of {sorted(_algorithms())}.")
+        raise CheckpointError(
+            f"{checkpoint.folder} holds a {manifest['algorithm']} student; expected one of {sorted(_algorithms())}."
+        )
     settings = manifest.get("teacher") or {}
     source = teacher if teacher is not None else settings.get("source")
     if source is None:
-        raise CheckpointError(f"{checkpoint.folder} does not name a teacher that can be loaded again (it was given as an "
-                              "object); pass teacher=... to resume().")
+        raise CheckpointError(
+            f"{checkpoint.folder} does not name a teacher that can be loaded again (it was given as an "
+            "object); pass teacher=... to resume()."
+        )
     if distill_lambda is None:
         text = settings.get("distill_lambda")
         if text is None:
-            raise CheckpointError(f"{checkpoint.folder} records no λ in a form that can be read back (a custom callable); "
-                                  "pass distill_lambda=... to resume().")
+            raise CheckpointError(
+                f"{checkpoint.folder} records no λ in a form that can be read back (a custom callable); "
+                "pass distill_lambda=... to resume()."
+            )
         distill_lambda = schedules.parse(text, teacher_return=settings.get("teacher_return"))
 
     if checkpoint.has_vecnormalize:
         env = restore_vecnormalize(checkpoint, env)
     model = algorithm.load(checkpoint.path(STUDENT), env=env, device=device)
     if isinstance(source, str):
-        source = load_teacher(source, env=env, best=bool(settings.get("best", False)), device=model.device,
-                              trust_pickle=bool(settings.get("trust_pickle", False)),
-                              temperature=settings.get("temperature", DEFAULT_Q_TEMPERATURE))
-    model.set_teacher(source, distill_lambda=distill_lambda, kl_mode=model.kl_mode, distill_loss=model.distill_loss,
-                      jsd_beta=model.jsd_beta, max_divergence=model.max_divergence)
+        source = load_teacher(
+            source,
+            env=env,
+            best=bool(settings.get("best", False)),
+            device=model.device,
+            trust_pickle=bool(settings.get("trust_pickle", False)),
+            temperature=settings.get("temperature", DEFAULT_Q_TEMPERATURE),
+        )
+    model.set_teacher(
+        source,
+        distill_lambda=distill_lambda,
+        kl_mode=model.kl_mode,
+        distill_loss=model.distill_loss,
+        jsd_beta=model.jsd_beta,
+        max_divergence=model.max_divergence,
+    )
     restore_rng(checkpoint)
     return model

@@ -149,9 +149,18 @@ class StudentDistill(DistillationAlgorithm):
 
             loss = lambda_ * distillation_loss + self.vf_coef * value_loss + self.ent_coef * entropy_loss
             check_update(
-                self._n_updates + 1, self.num_timesteps, loss, distillation_loss, self.max_divergence,
-                dict(distillation_loss=distillation_loss, distill_lambda=lambda_, value_loss=value_loss,
-                     entropy_loss=entropy_loss, loss=loss),
+                self._n_updates + 1,
+                self.num_timesteps,
+                loss,
+                distillation_loss,
+                self.max_divergence,
+                dict(
+                    distillation_loss=distillation_loss,
+                    distill_lambda=lambda_,
+                    value_loss=value_loss,
+                    entropy_loss=entropy_loss,
+                    loss=loss,
+                ),
             )
 
             self.policy.optimizer.zero_grad()

@@ -25,11 +25,24 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 TEACHERS = {
     # rl-baselines3-zoo hyperparams/dqn.yml (CartPole-v1), smaller network
-    "dqn": ("CartPole-v1", DQN, 100_000, dict(
-        learning_rate=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1000, gamma=0.99,
-        target_update_interval=10, train_freq=256, gradient_steps=128, exploration_fraction=0.16,
-        exploration_final_eps=0.04, policy_kwargs=dict(net_arch=[128, 128]),
-    )),
+    "dqn": (
+        "CartPole-v1",
+        DQN,
+        100_000,
+        dict(
+            learning_rate=2.3e-3,
+            batch_size=64,
+            buffer_size=100_000,
+            learning_starts=1000,
+            gamma=0.99,
+            target_update_interval=10,
+            train_freq=256,
+            gradient_steps=128,
+            exploration_fraction=0.16,
+            exploration_final_eps=0.04,
+            policy_kwargs=dict(net_arch=[128, 128]),
+        ),
+    ),
     # rl-baselines3-zoo hyperparams/sac.yml (Pendulum-v1), smaller network
     "sac": ("Pendulum-v1", SAC, 15_000, dict(learning_rate=1e-3, policy_kwargs=dict(net_arch=[64, 64]))),
 }
@@ -39,8 +52,13 @@ def train(name: str, seed: int = 0) -> None:
     env_id, algorithm, steps, hyperparams = TEACHERS[name]
     model = algorithm("MlpPolicy", make_vec_env(env_id, n_envs=1, seed=seed), seed=seed, **hyperparams)
     with tempfile.TemporaryDirectory() as folder:
-        evaluation = EvalCallback(make_vec_env(env_id, n_envs=1, seed=seed + 100), n_eval_episodes=20,
-                                  eval_freq=5000, best_model_save_path=folder, verbose=0)
+        evaluation = EvalCallback(
+            make_vec_env(env_id, n_envs=1, seed=seed + 100),
+            n_eval_episodes=20,
+            eval_freq=5000,
+            best_model_save_path=folder,
+            verbose=0,
+        )
         model.learn(steps, callback=evaluation)
         target = os.path.join(HERE, f"{name}-{env_id}.zip")
         shutil.copy(os.path.join(folder, "best_model.zip"), target)
