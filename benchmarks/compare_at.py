@@ -30,6 +30,12 @@ def _scale(run: Run, raw: bool) -> float:
     return teacher
 
 
+def _cell_returns(runs: list[Run], at: dict[Run, np.ndarray], k: int, cell: tuple[str, str, str], label: str) -> np.ndarray:
+    """The finite returns at the ``k``-th step of the runs of method ``label`` in one (env, variant, size) cell."""
+    values = np.array([at[r][k] for r in runs if (r.env, r.variant, r.student, r.method) == (*cell, label)])
+    return values[np.isfinite(values)]
+
+
 def compare(out: str, method: str, reference: str, steps: list[int], reps: int, raw: bool = False) -> int:
     """Print one line per cell; return how many cells are below the reference's interval."""
     runs = read_runs(out)
@@ -41,14 +47,8 @@ def compare(out: str, method: str, reference: str, steps: list[int], reps: int, 
         for variant in sorted({r.variant for r in runs if r.env == env} - {"no-teacher"}):
             for size in _ordered({r.student for r in runs if r.env == env}, SIZE_ORDER):
                 for k, step in enumerate(steps):
-
-                    def returns(label: str) -> np.ndarray:
-                        values = np.array(
-                            [at[r][k] for r in runs if (r.env, r.variant, r.student, r.method) == (env, variant, size, label)]
-                        )
-                        return values[np.isfinite(values)]
-
-                    ours, theirs = returns(method), returns(reference)
+                    cell = (env, variant, size)
+                    ours, theirs = _cell_returns(runs, at, k, cell, method), _cell_returns(runs, at, k, cell, reference)
                     if not ours.size or not theirs.size:
                         continue
                     low, high = mean_interval(theirs, reps)

@@ -45,6 +45,7 @@ def main() -> None:
         env = make_vec_env(args.env, n_envs=args.n_envs, seed=0)
         if name == "PPO":
             return PPO("MlpPolicy", env, batch_size=args.batch_size, n_epochs=args.n_epochs, **settings)
+        model: PPD | StudentDistill | TeacherDistill
         if name == "PPD":
             model = PPD("MlpPolicy", env, batch_size=args.batch_size, n_epochs=args.n_epochs, **settings)
         else:
@@ -73,7 +74,7 @@ def main() -> None:
     print(f"{'method':<18}{'steps/s':>10}{'ratio to PPO':>15}")
     for name in names:
         print(f"{name:<18}{rate[name]:>10.0f}{rate[name] / rate['PPO']:>15.3f}")
-    paired = sorted(ppo / ppd for ppd, ppo in zip(seconds["PPD"], seconds["PPO"]))
+    paired = sorted(ppo / ppd for ppd, ppo in zip(seconds["PPD"], seconds["PPO"], strict=True))
     quartiles = statistics.quantiles(paired, n=4)
     print(
         f"PPD/PPO per measurement: median {statistics.median(paired):.3f}, interquartile {quartiles[0]:.3f}-{quartiles[2]:.3f}"

@@ -9,15 +9,19 @@ Besides a number or any callable of the elapsed timesteps:
   student-collected rollouts and positive returns; before any episode ends, λ = 1.
 
 From the command line (``--lambda``): ``1.0``, ``lin:3.0:0.001:1e6``, ``exp:3.0:0.001:1e6``, ``ratio``.
+
+:func:`check_distill_lambda` checks a λ given as an object, :func:`parse` one given as text, and
+:func:`value_at` the value a schedule returns.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Union
+import numbers
 from collections.abc import Callable
+from typing import Any
 
-DistillLambda = Union[float, Callable[[int], float]]
+DistillLambda = float | Callable[[int], float]
 
 
 class Linear:
@@ -77,6 +81,39 @@ class PerformanceRatio:
 
     def __repr__(self) -> str:
         return f"performance_ratio({self.teacher_return})"
+
+
+def check_distill_lambda(value: Any) -> DistillLambda:
+    """``value`` as a λ: a callable of the elapsed timesteps is kept as it is, a number must be finite and >= 0.
+
+    :param value: the λ to check
+    :return: the callable, or the number as a ``float``
+    :raises TypeError: for something that is neither a number nor a callable
+    :raises ValueError: for a negative or non-finite number
+    """
+    if callable(value):
+        return value
+    return _check_number(value)
+
+
+def value_at(distill_lambda: DistillLambda, timesteps: int) -> float:
+    """λ after ``timesteps`` elapsed timesteps: the number itself, or what the schedule returns, checked.
+
+    :param distill_lambda: a λ that :func:`check_distill_lambda` accepted
+    :param timesteps: the elapsed timesteps
+    :raises TypeError: or ``ValueError`` for a schedule that returns anything but a finite number >= 0
+    """
+    if callable(distill_lambda):
+        return _check_number(distill_lambda(timesteps))
+    return distill_lambda
+
+
+def _check_number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"distill_lambda must be a non-negative number or a callable of the timestep, got {value!r}.")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"distill_lambda must be a finite number >= 0, got {value!r}.")
+    return float(value)
 
 
 def linear(start: float, end: float, steps: float) -> Linear:

@@ -11,6 +11,7 @@ QR-DQN) and the actor of SAC, TD3, DDPG and TQC; their target networks are not c
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -52,7 +53,8 @@ def policy_parameter_count(policy: BasePolicy) -> int:
 
 def _hidden_layers(policy: BasePolicy) -> tuple[list[int], list[int]]:
     """Hidden widths of the teacher's policy network and of its critic (value or Q network)."""
-    net_arch = policy.net_arch  # type: ignore[attr-defined]
+    # Every SB3 policy class sets ``net_arch`` (a list, or a dict of lists), but BasePolicy does not declare it.
+    net_arch: Any = policy.net_arch
     if isinstance(net_arch, dict):
         pi = list(net_arch.get("pi", []))
         return pi, list(net_arch.get("vf", net_arch.get("qf", pi)))
@@ -60,10 +62,14 @@ def _hidden_layers(policy: BasePolicy) -> tuple[list[int], list[int]]:
 
 
 def _features_extractor(policy: BasePolicy) -> th.nn.Module:
+    if isinstance(policy, ActorCriticPolicy):
+        return policy.pi_features_extractor
     network = _policy_network(policy)
-    if network is None:
-        return policy.pi_features_extractor  # type: ignore[attr-defined, return-value]
-    return network.features_extractor  # type: ignore[return-value]
+    assert network is not None  # only an ActorCriticPolicy has no separate policy network
+    extractor = network.features_extractor
+    if not isinstance(extractor, th.nn.Module):
+        raise ValueError(f"The policy network of a {type(policy).__name__} has no features extractor module.")
+    return extractor
 
 
 def _action_outputs(policy: BasePolicy) -> int:
@@ -73,12 +79,14 @@ def _action_outputs(policy: BasePolicy) -> int:
         return int(space.n)
     if isinstance(space, spaces.MultiDiscrete):
         return int(np.sum(space.nvec))
+    if space.shape is None:
+        raise ValueError(f"Cannot size a policy output for the action space {space}: it has no shape.")
     return int(np.prod(space.shape))
 
 
 def _mlp_count(in_dim: int, hidden: list[int], out_dim: int) -> int:
     dims = [in_dim, *hidden, out_dim]
-    return sum(a * b + b for a, b in zip(dims[:-1], dims[1:]))
+    return sum(a * b + b for a, b in pairwise(dims))
 
 
 def scaled_layers(layers: list[int], in_dim: int, out_dim: int, extra: int, ratio: float) -> list[int]:
@@ -146,10 +154,10 @@ def teacher_policy_kwargs(suite: str) -> dict[str, Any]:
     return {"net_arch": {"pi": list(PAPER_MLP_TEACHER), "vf": list(PAPER_MLP_TEACHER)}, "activation_fn": th.nn.ReLU}
 
 
-def _extractor_kwargs(extractor: th.nn.Module) -> dict[str, Any]:
+def _extractor_kwargs(extractor: ImpalaCNN | SmallNatureCNN | MinAtarCNN) -> dict[str, Any]:
     if isinstance(extractor, MinAtarCNN):
         return {"filters": extractor.filters, "features_dim": extractor.features_dim}
-    return {"conv_filters": tuple(extractor.conv_filters), "features_dim": extractor.features_dim}  # type: ignore[attr-defined]
+    return {"conv_filters": tuple(extractor.conv_filters), "features_dim": extractor.features_dim}
 
 
 def _image_student_kwargs(teacher_policy: BasePolicy, extractor: th.nn.Module, size: str) -> dict[str, Any]:

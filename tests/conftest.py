@@ -52,7 +52,7 @@ def identity_teachers(tmp_path_factory) -> dict[str, str]:
 def mean_teacher_kl(model, observations: np.ndarray) -> float:
     """Mean KL between a model's teacher and itself (in the model's kl_mode) on a batch of observations."""
     from sb3_distill.common.action_params import action_params
-    from sb3_distill.common.divergences import distillation_kl
+    from sb3_distill.common.losses import distillation_kl
 
     teacher = model.teacher
     teacher_params, _ = teacher.label(observations)

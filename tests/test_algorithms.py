@@ -144,7 +144,7 @@ def test_lambda_zero_is_plain_ppo(identity_teachers):
     ppd.learn(256)
     ppo = PPO("MlpPolicy", identity_vec_env("discrete", seed=5), **kwargs)
     ppo.learn(256)
-    for a, b in zip(ppd.policy.parameters(), ppo.policy.parameters()):
+    for a, b in zip(ppd.policy.parameters(), ppo.policy.parameters(), strict=True):
         assert th.allclose(a, b, atol=1e-6)
 
 

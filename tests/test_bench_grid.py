@@ -9,6 +9,9 @@ import os
 import pytest
 
 from sb3_distill.cli.main import main
+from sb3_distill.teachers import bundled_teacher_path
+
+TEACHER = bundled_teacher_path()
 
 TINY = """\
 seeds: [0]
@@ -48,10 +51,10 @@ def test_every_run_has_its_results_and_curve(grid):
         assert rows and int(rows[-1]["timesteps"]) == 1024
     config = json.loads((out / "teachers" / "CartPole-v1" / "s0-original" / "config.json").read_text())
     results = json.loads((out / "runs" / "CartPole-v1" / "original" / "ppd-smaller-s0" / "results.json").read_text())
-    assert f"--teacher-score={config['eval_mean_return']!r},{config['eval_std_return']!r}" in results["command"]
+    assert results["config"]["teacher_score"] == [config["eval_mean_return"], config["eval_std_return"]]
     assert results["teacher_mean_return"] == config["eval_mean_return"]  # measured once, by train-teacher
     corrupted = json.loads((out / "runs" / "CartPole-v1" / "corrupted0.05" / "ppd-smaller-s0" / "results.json").read_text())
-    assert "--teacher-score" not in corrupted["command"]
+    assert corrupted["config"]["teacher_score"] is None
     baseline = out / "runs" / "CartPole-v1" / "no-teacher" / "ppo-smaller-s0"
     assert (baseline / "done.json").exists()  # once, not per teacher variant
     assert not (out / "runs" / "CartPole-v1" / "corrupted0.05" / "ppo-smaller-s0").exists()
@@ -109,13 +112,20 @@ def test_a_teacher_with_a_negative_score_reaches_its_runs(tmp_path):
     assert config["eval_mean_return"] < 0 and run["teacher_mean_return"] == config["eval_mean_return"]
 
 
-def test_a_command_line_the_cli_refuses_fails_the_job_not_the_grid():
-    from sb3_distill.bench.runner import _cli
-
-    with pytest.raises(
-        ValueError, match=r"refused the command line the grid built \(.*--teacher-score: expected one argument\)"
-    ):
-        _cli(["distill", "--teacher-score", "-1.0,0.0"])
+def test_a_setting_the_config_refuses_fails_the_job_not_the_grid(tmp_path, capsys):
+    """A spec value that only the run itself can check (an algorithm argument under params:) fails that job
+    with error.json, and the grid goes on with the others."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "seeds: [0]\nmethods: [ppd, ppo]\nstudents: [smaller]\nenvs:\n  CartPole-v1:\n"
+        f"    teacher: {TEACHER}\n    distill_steps: 256\n    eval_episodes: 1\n    n_envs: 2\n"
+        "    params: {ppd: {kl_mode: sideways}}\n"
+    )
+    assert main(["bench", str(spec), "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "grid finished: 2 run, 0 already done, 1 failed" in printed
+    error = json.loads((tmp_path / "out" / "runs" / "CartPole-v1" / "original" / "ppd-smaller-s0" / "error.json").read_text())
+    assert "kl_mode" in error["error"] and "'sideways'" in error["error"]
 
 
 def test_restart_skips_finished_runs(grid, capsys):

@@ -134,10 +134,10 @@ def test_distill_with_student_normalization(trained_teacher, tmp_path):
     assert code == 0
     from stable_baselines3.common.vec_env import VecNormalize
 
-    from sb3_distill.cli.hyperparams import DISTILL_DEFAULTS
+    from sb3_distill.experiment import METHODS
 
     statistics = VecNormalize.load(str(tmp_path / "vecnormalize.pkl"), make_vec_env("CartPole-v1"))
-    rollout = DISTILL_DEFAULTS["ppd"]["n_steps"] * 8
+    rollout = METHODS["ppd"].defaults["n_steps"] * 8
     steps = -(-1024 // rollout) * rollout  # whole rollouts
     assert statistics.obs_rms.count == pytest.approx(steps + 8, abs=1)  # every observation seen, plus the resets
     assert json.loads((tmp_path / "results.json").read_text())["student_policy_parameters"] > 0

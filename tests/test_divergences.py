@@ -17,7 +17,7 @@ from torch.distributions import Bernoulli, Categorical, Normal
 from torch.distributions import kl_divergence as torch_kl
 
 from sb3_distill.common.action_params import ActionParamSpec, action_params, most_probable_action
-from sb3_distill.common.divergences import distillation_kl, kl_divergence
+from sb3_distill.common.losses import distillation_kl, kl_divergence
 
 BATCH = 64
 
@@ -53,7 +53,8 @@ def test_multicategorical_kl_is_sum_over_subspaces():
     p, q = log_probs(th.randn(BATCH, 9), nvec), log_probs(th.randn(BATCH, 9), nvec)
     spec = ActionParamSpec.for_action_space(spaces.MultiDiscrete(nvec))
     expected = sum(
-        torch_kl(Categorical(logits=a), Categorical(logits=b)) for a, b in zip(th.split(p, nvec, 1), th.split(q, nvec, 1))
+        torch_kl(Categorical(logits=a), Categorical(logits=b))
+        for a, b in zip(th.split(p, nvec, 1), th.split(q, nvec, 1), strict=True)
     )
     assert th.allclose(kl_divergence(p, q, spec), expected, atol=1e-5)
 
@@ -125,7 +126,7 @@ def test_action_params_from_every_sb3_distribution_reproduce_torch_kl():
     bernoulli = BernoulliDistribution(3)
     net_b = bernoulli.proba_distribution_net(8)
     cases.append((spaces.MultiBinary(3), bernoulli.proba_distribution(net_b(latent)), lambda d: [d.distribution]))
-    for space, dist, torch_dists in cases:
+    for space, dist, _torch_dists in cases:
         spec = ActionParamSpec.for_action_space(space)
         params = action_params(dist)
         other = params.detach() + th.randn_like(params)
@@ -138,7 +139,7 @@ def test_action_params_from_every_sb3_distribution_reproduce_torch_kl():
             dims = list(spec.action_dims)
             expected = sum(
                 torch_kl(Categorical(logits=a), Categorical(logits=b))
-                for a, b in zip(th.split(params, dims, 1), th.split(other, dims, 1))
+                for a, b in zip(th.split(params, dims, 1), th.split(other, dims, 1), strict=True)
             )
         assert params.shape == (BATCH, spec.n_params)
         assert th.allclose(kl_divergence(params, other, spec), expected, atol=1e-5)

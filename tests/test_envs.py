@@ -77,7 +77,7 @@ def test_human_normalised_scores():
     assert human_normalized_score("PongNoFrameskip-v4", -20.7) == pytest.approx(0.0)
     assert human_normalized_score("PongNoFrameskip-v4", 14.6) == pytest.approx(1.0)
     assert human_normalized_score("ALE/Seaquest-v5", (68.4 + 42054.7) / 2) == pytest.approx(0.5)
-    with pytest.raises(ValueError, match="'Tetris'.*known games"):
+    with pytest.raises(ValueError, match=r"'Tetris'.*known games"):
         human_normalized_score("TetrisNoFrameskip-v4", 1.0)
 
 
@@ -104,7 +104,7 @@ def test_procgen_trains_on_200_levels_tests_on_unseen_ones_and_wastes_no_step():
         env.reset()
         levels, lengths, steps_since_reset = set(), [], np.zeros(4, dtype=int)
         for _ in range(1500):
-            observations, _, dones, infos = env.step(rng.integers(0, 15, size=4))
+            _, _, dones, infos = env.step(rng.integers(0, 15, size=4))
             steps_since_reset += 1
             levels |= {info["level_seed"] for info in infos}
             for index in np.flatnonzero(dones):

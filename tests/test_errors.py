@@ -85,9 +85,9 @@ def test_lambda_schedule_returning_negative_fails_before_training(identity_teach
 def test_teacher_file_missing(tmp_path):
     model = small(PPD, identity_vec_env("discrete"))
     missing = tmp_path / "nope.zip"
-    with pytest.raises(FileNotFoundError, match="nope.zip"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.zip"):
         model.set_teacher(str(missing))
-    with pytest.raises(FileNotFoundError, match="nope.zip"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.zip"):
         PPD("MlpPolicy", identity_vec_env("discrete"), teacher=str(missing))
 
 

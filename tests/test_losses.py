@@ -11,8 +11,7 @@ from torch.distributions import Bernoulli, Categorical, Normal
 
 from sb3_distill import PPD
 from sb3_distill.common.action_params import ActionParamSpec
-from sb3_distill.common.divergences import kl_divergence
-from sb3_distill.common.losses import distillation_loss, generalized_jsd, teacher_mode_nll
+from sb3_distill.common.losses import distillation_loss, generalized_jsd, kl_divergence, teacher_mode_nll
 from tests.conftest import ALGORITHMS, identity_vec_env, mean_teacher_kl
 from tests.test_algorithms import SMALL, sample_observations
 
@@ -59,7 +58,7 @@ def test_bernoulli_and_multicategorical_jsd_sum_over_factors():
     th.testing.assert_close(generalized_jsd(t, s, spec, beta), per_bit.sum(1), atol=1e-5, rtol=1e-5)
     spec_m = ActionParamSpec.for_action_space(SPACES["multidiscrete"])
     t, s = random_params(spec_m), random_params(spec_m)
-    parts = [jsd_by_hand(a.exp(), b.exp(), beta) for a, b in zip(th.split(t, [2, 3], 1), th.split(s, [2, 3], 1))]
+    parts = [jsd_by_hand(a.exp(), b.exp(), beta) for a, b in zip(th.split(t, [2, 3], 1), th.split(s, [2, 3], 1), strict=True)]
     th.testing.assert_close(generalized_jsd(t, s, spec_m, beta), parts[0] + parts[1], atol=1e-5, rtol=1e-5)
 
 
@@ -142,7 +141,7 @@ def test_jsd_learns_on_other_spaces(kind, identity_teachers):
 
 def test_loss_arguments_are_checked(identity_teachers):
     model = PPD("MlpPolicy", identity_vec_env("discrete"), **SMALL[PPD])
-    with pytest.raises(ValueError, match="distill_loss.*'mse2'"):
+    with pytest.raises(ValueError, match=r"distill_loss.*'mse2'"):
         model.set_teacher(identity_teachers["discrete"], distill_loss="mse2")
     with pytest.raises(ValueError, match="contradicts"):
         model.set_teacher(identity_teachers["discrete"], kl_mode="reverse", distill_loss="forward_kl")

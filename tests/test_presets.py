@@ -119,7 +119,7 @@ def test_the_default_ppd_takes_at_least_as_many_optimizer_steps_per_sample_as_st
     student-distill one per 40, and PPD fell behind early on MuJoCo. The tools' default must not."""
     from stable_baselines3 import PPO
 
-    from sb3_distill.cli.hyperparams import method_params
+    from sb3_distill.experiment import method_params
 
     teacher = PPO.load(bundled_teacher_path())
     steps_per_sample = {}
@@ -128,7 +128,9 @@ def test_the_default_ppd_takes_at_least_as_many_optimizer_steps_per_sample_as_st
         model.set_teacher(teacher)
         calls = []
         step = model.policy.optimizer.step
-        model.policy.optimizer.step = lambda *args, **kwargs: (calls.append(1), step(*args, **kwargs))[1]
+        model.policy.optimizer.step = lambda *args, calls=calls, step=step, **kwargs: (calls.append(1), step(*args, **kwargs))[
+            1
+        ]
         model.learn(total_timesteps=1024)
         steps_per_sample[method] = len(calls) / model.num_timesteps
     assert steps_per_sample["ppd"] >= steps_per_sample["student-distill"] > 0

@@ -47,9 +47,7 @@ def test_against_rliable():
     rng = np.random.default_rng(0)
     scores = rng.lognormal(0, 0.3, size=(5, 4))
     assert iqm(scores) == pytest.approx(metrics.aggregate_iqm(scores))
-    points, intervals = rliable.get_interval_estimates(
-        {"x": scores}, lambda s: np.array([metrics.aggregate_iqm(s)]), reps=4000
-    )
+    _, intervals = rliable.get_interval_estimates({"x": scores}, lambda s: np.array([metrics.aggregate_iqm(s)]), reps=4000)
     low, high = stratified_bootstrap_ci(scores, iqm, reps=4000)
     assert low == pytest.approx(intervals["x"][0][0], abs=0.03)
     assert high == pytest.approx(intervals["x"][1][0], abs=0.03)

@@ -18,7 +18,8 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnvWrapper, VecNormalize
 
 from sb3_distill import PPD, envs, schedules
-from sb3_distill.cli.main import build_parser, main
+from sb3_distill.cli.main import main
+from sb3_distill.experiment import DistillConfig, distill
 from sb3_distill.common.training_guard import TrainingDiverged
 from sb3_distill.runs import CheckpointError, Checkpointing, latest_checkpoint, read_checkpoint, resume, save_checkpoint
 from sb3_distill.runs.checkpoints import checkpoints
@@ -61,7 +62,7 @@ def test_resume_restores_weights_optimizer_statistics_rng_and_lambda(tmp_path):
         assert th.equal(tensor, resumed.policy.state_dict()[name]), name
     moments = [state["exp_avg"] for state in student.policy.optimizer.state_dict()["state"].values()]
     resumed_moments = [state["exp_avg"] for state in resumed.policy.optimizer.state_dict()["state"].values()]
-    assert moments and all(th.equal(a, b) for a, b in zip(moments, resumed_moments))
+    assert moments and all(th.equal(a, b) for a, b in zip(moments, resumed_moments, strict=True))
     normalizer, resumed_normalizer = student.get_vec_normalize_env(), resumed.get_vec_normalize_env()
     assert isinstance(resumed_normalizer, VecNormalize)
     assert np.array_equal(normalizer.obs_rms.mean, resumed_normalizer.obs_rms.mean)
@@ -141,29 +142,9 @@ class PoisonTeacher(BaseCallback):
 
 def test_nan_teacher_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
     out = tmp_path / "run"
-    args = build_parser().parse_args(
-        [
-            "distill",
-            "--teacher",
-            TEACHER,
-            "--steps",
-            "8192",
-            "--out",
-            str(out),
-            "--checkpoint-every",
-            "1024",
-            "--n-envs",
-            "4",
-            "--no-progress",
-            "--eval-episodes",
-            "2",
-        ]
-    )
-    args.command_line = "sb3-distill distill ..."
+    config = DistillConfig(teacher=TEACHER, steps=8192, checkpoint_every=1024, n_envs=4, eval_episodes=2)
     with pytest.raises(TrainingDiverged) as raised:
-        from sb3_distill.cli import distill
-
-        distill.run(args, callback=PoisonTeacher(at=2600))
+        distill(config, str(out), callbacks=[PoisonTeacher(at=2600)])
     message = str(raised.value)
     # the rollout from 2560 to 2816 timesteps is labelled with NaN; it is refused before its update
     assert "The teacher's outputs are not finite (NaN or infinite) on the rollout ending at 2816 timesteps" in message
@@ -187,14 +168,14 @@ def test_a_nan_loss_stops_before_the_optimizer_step(tmp_path):
     message = str(raised.value)
     assert message.startswith("Update 1 (at 256 timesteps) diverged: the loss is not finite.")
     assert "policy_loss=nan" in message and "distillation_loss=" in message and "distill_lambda=1" in message
-    assert all(th.equal(a, b) for a, b in zip(before, student.policy.parameters()))
+    assert all(th.equal(a, b) for a, b in zip(before, student.policy.parameters(), strict=True))
 
 
 def test_a_diverged_student_is_never_checkpointed(tmp_path):
     student = _student(str(tmp_path))
     with th.no_grad():
         next(student.policy.parameters()).fill_(float("inf"))
-    with pytest.raises(TrainingDiverged, match="hold NaN or infinite values. There is no earlier checkpoint"):
+    with pytest.raises(TrainingDiverged, match=r"hold NaN or infinite values\. There is no earlier checkpoint"):
         save_checkpoint(student, str(tmp_path))
     assert checkpoints(str(tmp_path)) == []
 
@@ -395,7 +376,8 @@ def test_sigkill_then_resume_finishes_like_an_uninterrupted_run(tmp_path):
     standard_error = np.sqrt((first["student_std_return"] ** 2 + second["student_std_return"] ** 2) / 20)
     gap = abs(first["student_mean_return"] - second["student_mean_return"])
     print(
-        f"killed at {checkpoint.timesteps} and resumed: {first['student_mean_return']:.1f} +/- {first['student_std_return']:.1f}; "
+        f"killed at {checkpoint.timesteps} and resumed: "
+        f"{first['student_mean_return']:.1f} +/- {first['student_std_return']:.1f}; "
         f"uninterrupted: {second['student_mean_return']:.1f} +/- {second['student_std_return']:.1f}; "
         f"teacher {second['teacher_mean_return']:.1f}"
     )
@@ -440,9 +422,16 @@ def test_resume_gives_options_newer_than_the_run_their_defaults(tmp_path, capsys
     checkpoint = latest_checkpoint(out)
     assert checkpoint.timesteps == 1024
     manifest = dict(checkpoint.manifest)
+    # the manifest as written before configs, and before --max-divergence and --teacher-score existed:
+    # argparse's namespace of distill, less the entries the command line dropped
     manifest["command"] = {
-        key: value for key, value in manifest["command"].items() if key not in ("max_divergence", "teacher_score")
-    }
+        "command": "distill", "teacher": TEACHER, "best": False, "trust_pickle": False, "env": None, "method": "ppd",
+        "student": "larger", "steps": 2048, "seed": 0, "out": out, "n_envs": 4, "distill_lambda": "1.0",
+        "kl_mode": "forward", "distill_loss": None, "jsd_beta": 0.5, "temperature": 0.01, "normalize": None,
+        "preset": None, "param": None, "eval_episodes": 1, "no_progress": True, "checkpoint_every": 1024,
+        "keep_checkpoints": 2, "eval_every": 0, "eval_every_episodes": None,
+    }  # fmt: skip
+    del manifest["config"]
     with open(checkpoint.path("manifest.json"), "w") as file:  # as written before these options existed
         json.dump(manifest, file)
     os.remove(os.path.join(out, "results.json"))

@@ -60,12 +60,12 @@ def test_ppo_loads_a_ppd_student_and_keeps_training_without_teacher(identity_tea
     expected, _ = student.predict(observations, deterministic=True)
     actual, _ = loaded.predict(observations, deterministic=True)
     np.testing.assert_array_equal(actual, expected)
-    for a, b in zip(student.policy.parameters(), loaded.policy.parameters()):
+    for a, b in zip(student.policy.parameters(), loaded.policy.parameters(), strict=True):
         assert th.equal(a, b)
     before = [p.clone() for p in loaded.policy.parameters()]
     loaded.learn(256, reset_num_timesteps=False)
     assert loaded.num_timesteps == 512 + 256
-    assert any(not th.equal(a, b) for a, b in zip(before, loaded.policy.parameters()))
+    assert any(not th.equal(a, b) for a, b in zip(before, loaded.policy.parameters(), strict=True))
 
 
 @pytest.mark.parametrize("algorithm", [StudentDistill, TeacherDistill], ids=lambda a: a.__name__)

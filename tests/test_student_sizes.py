@@ -107,5 +107,5 @@ def test_minatar_presets_keep_the_papers_ratios():
 
 def test_unknown_image_extractor_is_refused():
     teacher = image_policy((4, 84, 84), 4, {})  # SB3's NatureCNN
-    with pytest.raises(ValueError, match="NatureCNN.*policy_kwargs"):
+    with pytest.raises(ValueError, match=r"NatureCNN.*policy_kwargs"):
         student_policy_kwargs(teacher, "smaller")

@@ -10,7 +10,7 @@ from stable_baselines3.common.envs import IdentityEnvBox
 
 from sb3_distill import PPD
 from sb3_distill.common.action_params import GAUSSIAN, ActionParamSpec
-from sb3_distill.common.divergences import distillation_kl
+from sb3_distill.common.losses import distillation_kl
 from sb3_distill.common.student_terms import diag_gaussian_terms, has_shared_log_std
 
 
@@ -35,10 +35,10 @@ def test_joint_gaussian_terms_equal_normal_and_generic_kl(kl_mode):
     )
     reference_grads = th.autograd.grad(sum(term.sum() for term in reference), [mean_q, log_std_q])
 
-    for ours, theirs in zip((log_prob, entropy.expand(batch), kl), reference):
+    for ours, theirs in zip((log_prob, entropy.expand(batch), kl), reference, strict=True):
         assert th.allclose(ours, theirs, atol=1e-5)
     assert kl.min() > 0.0
-    for ours, theirs in zip(joint_grads, reference_grads):
+    for ours, theirs in zip(joint_grads, reference_grads, strict=True):
         assert th.allclose(ours, theirs, atol=1e-4)
 
 
@@ -59,5 +59,5 @@ def test_lambda_zero_is_plain_ppo_for_gaussian_actions(identity_teachers, distil
     ppd.learn(256)
     ppo = PPO("MlpPolicy", make_vec_env(lambda: IdentityEnvBox(eps=0.5), **env_kwargs), **kwargs)
     ppo.learn(256)
-    for a, b in zip(ppd.policy.parameters(), ppo.policy.parameters()):
+    for a, b in zip(ppd.policy.parameters(), ppo.policy.parameters(), strict=True):
         assert th.allclose(a, b, atol=1e-5)

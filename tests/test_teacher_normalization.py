@@ -75,9 +75,9 @@ def test_which_observations_the_teacher_sees(tmp_path):
 
 def test_bad_statistics_file_is_named(tmp_path):
     (tmp_path / "stats.pkl").write_bytes(b"garbage")
-    with pytest.raises(ValueError, match="stats.pkl"):
+    with pytest.raises(ValueError, match=r"stats.pkl"):
         ObservationNormalizer.load(tmp_path / "stats.pkl")
-    with pytest.raises(FileNotFoundError, match="missing.pkl"):
+    with pytest.raises(FileNotFoundError, match=r"missing.pkl"):
         ObservationNormalizer.load(tmp_path / "missing.pkl")
 
 

@@ -32,8 +32,8 @@ class TeacherJob:
         return os.path.join("teachers", env_slug(self.env.env_id), f"s{self.seed}-{self.variant.name}")
 
 
-#: Sweep axes that are options of ``distill`` rather than algorithm arguments.
-CLI_OPTIONS = ("lambda", "preset")
+#: Sweep axes that are settings of a run rather than algorithm arguments, and the config fields they set.
+RUN_SETTINGS = {"lambda": "distill_lambda", "preset": "preset"}
 
 
 @dataclass(frozen=True)
@@ -67,13 +67,19 @@ class DistillJob:
 
     @property
     def preset(self) -> str | None:
-        """The preset of the sweep setting, if it sets one (``--preset``)."""
+        """The preset of the sweep setting, if it sets one."""
         return next((value for name, value in self.setting if name == "preset"), None)
 
     def params(self) -> dict[str, Any]:
         """The spec's algorithm arguments for the method, with the sweep setting's on top."""
-        setting = {name: value for name, value in self.setting if name not in CLI_OPTIONS}
+        setting = {name: value for name, value in self.setting if name not in RUN_SETTINGS}
         return {**self.env.params.get(self.method, {}), **setting}
+
+    def settings(self) -> dict[str, Any]:
+        """This run's settings of :class:`~sb3_distill.experiment.DistillConfig` that the spec decides beyond
+        its environment's: λ and the preset of the sweep point, and the algorithm arguments."""
+        run = {RUN_SETTINGS[name]: value for name, value in self.setting if name in RUN_SETTINGS}
+        return {**run, "params": self.params()}
 
 
 @dataclass(frozen=True)

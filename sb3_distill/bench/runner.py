@@ -5,8 +5,6 @@ A distillation run that was killed resumes from its latest checkpoint; any other
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import shutil
@@ -19,6 +17,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from sb3_distill.bench.plan import DistillJob, TeacherJob
 from sb3_distill.common.atomic_files import write_json_atomically
+from sb3_distill.experiment import CorruptionConfig, DistillConfig, TeacherConfig, corrupt, distill, resume, train_teacher
 from sb3_distill.envs import env_slug
 from sb3_distill.runs import RunInterrupted, last_good_checkpoint
 
@@ -65,72 +64,33 @@ def _can_resume(folder: str) -> bool:
     return not os.path.exists(os.path.join(folder, ERROR)) and last_good_checkpoint(folder) is not None
 
 
-def _cli(argv: list[str]):  # type: ignore[no-untyped-def]
-    from sb3_distill.cli.main import build_parser  # the CLI imports the grid: import it late
-
-    # argparse exits on a bad command line; in a pool worker that SystemExit would end the whole grid
-    # instead of failing this job, so it becomes an error the job records.
-    usage = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(usage):
-            args = build_parser().parse_args(argv)
-    except SystemExit:
-        refusal = usage.getvalue().strip().splitlines()[-1:] or ["no message"]
-        raise ValueError(f"sb3-distill refused the command line the grid built ({refusal[0]}): {' '.join(argv)}") from None
-    args.command_line = "sb3-distill " + " ".join(argv)
-    return args
-
-
-def _params(params: dict[str, Any]) -> list[str]:
-    return [f"{key}={value!r}" for key, value in params.items()]
-
-
 def _run_teacher(job: TeacherJob) -> dict[str, Any]:
-    from sb3_distill.cli import corrupt, train_teacher
-
     env = job.env
-    eval_episodes = str(env.eval_episodes)
     if job.variant.sigma > 0:
-        source = _teacher_source(job.original_folder)
-        argv = [
-            "corrupt",
-            "--teacher",
-            source,
-            "--sigma",
-            str(job.variant.sigma),
-            "--seed",
-            str(job.seed),
-            "--out",
-            os.path.join(job.folder, f"{env_slug(env.env_id)}.zip"),
-            "--env",
-            env.env_id,
-            "--eval-episodes",
-            eval_episodes,
-        ]
-        corrupt.run(_cli(argv))
-        return {"teacher": os.path.join(job.folder, f"{env_slug(env.env_id)}.zip")}
+        out = os.path.join(job.folder, f"{env_slug(env.env_id)}.zip")
+        config = CorruptionConfig(
+            teacher=_teacher_source(job.original_folder),
+            sigma=job.variant.sigma,
+            seed=job.seed,
+            env=env.env_id,
+            eval_episodes=env.eval_episodes,
+        )
+        corrupt(config, out)
+        return {"teacher": out}
     if env.teacher != "train":
         return {"teacher": env.teacher}
-    argv = [
-        "train-teacher",
-        "--env",
-        env.env_id,
-        "--steps",
-        str(env.teacher_steps),
-        "--out",
+    teacher = train_teacher(
+        TeacherConfig(
+            env=env.env_id,
+            steps=env.teacher_steps,
+            seed=job.seed,
+            n_envs=env.n_envs,
+            params=env.teacher_params,
+            eval_episodes=env.eval_episodes,
+        ),
         job.folder,
-        "--seed",
-        str(job.seed),
-        "--n-envs",
-        str(env.n_envs),
-        "--eval-episodes",
-        eval_episodes,
-        "--no-progress",
-    ]
-    if env.teacher_params:
-        argv += ["--param", *_params(env.teacher_params)]
-    config = train_teacher.run(_cli(argv))
-    return {"teacher": os.path.join(job.folder, f"{env_slug(env.env_id)}.zip"), "teacher_eval": config["eval_mean_return"]}
+    )
+    return {"teacher": teacher.path, "teacher_eval": teacher.score.mean}
 
 
 def _teacher_source(folder: str) -> str:
@@ -138,8 +98,8 @@ def _teacher_source(folder: str) -> str:
         return json.load(file)["teacher"]
 
 
-def _measured_teacher_score(job: DistillJob) -> str | None:
-    """``MEAN,STD`` of a teacher the grid trained, when train-teacher evaluated it as this run would.
+def _measured_teacher_score(job: DistillJob) -> tuple[float, float] | None:
+    """``(mean, std)`` of a teacher the grid trained, when train-teacher evaluated it as this run would.
 
     train-teacher evaluates on seed + 10,000 in the suite's mode, like every run of that teacher's seed;
     with the spec's episodes too, the run takes this score instead of evaluating the teacher again.
@@ -153,7 +113,26 @@ def _measured_teacher_score(job: DistillJob) -> str | None:
         return None
     if config.get("seed") != job.seed or config.get("eval_episodes") != job.env.eval_episodes:
         return None
-    return f"{config['eval_mean_return']!r},{config['eval_std_return']!r}"
+    return config["eval_mean_return"], config["eval_std_return"]
+
+
+def distill_config(job: DistillJob) -> DistillConfig:
+    """The config of a grid's distillation run: the spec's settings for its environment, method and sweep point."""
+    env = job.env
+    return DistillConfig(
+        teacher=_teacher_source(job.teacher_folder),
+        env=env.env_id,
+        method=job.method,
+        student=job.student,
+        steps=env.distill_steps,
+        seed=job.seed,
+        n_envs=env.n_envs,
+        eval_episodes=env.eval_episodes,
+        eval_every=max(env.distill_steps // env.curve_points, 1),
+        eval_every_episodes=env.curve_episodes,
+        teacher_score=_measured_teacher_score(job),
+        **job.settings(),
+    )
 
 
 class TrainingClock(BaseCallback):
@@ -176,53 +155,13 @@ class TrainingClock(BaseCallback):
         self.seconds = time.perf_counter() - self._start
 
 
-def _run_distill(job: DistillJob, resume: bool) -> dict[str, Any]:
-    from sb3_distill.cli import distill
-
-    env = job.env
-    teacher = _teacher_source(job.teacher_folder)
-    method = "ppd" if job.method == "ppo" else job.method
-    argv = [
-        "distill",
-        "--teacher",
-        teacher,
-        "--env",
-        env.env_id,
-        "--method",
-        method,
-        "--student",
-        job.student,
-        "--steps",
-        str(env.distill_steps),
-        "--seed",
-        str(job.seed),
-        "--out",
-        job.folder,
-        "--n-envs",
-        str(env.n_envs),
-        "--eval-episodes",
-        str(env.eval_episodes),
-        "--no-progress",
-        "--eval-every",
-        str(max(env.distill_steps // env.curve_points, 1)),
-        "--eval-every-episodes",
-        str(env.curve_episodes),
-    ]
-    measured = _measured_teacher_score(job)
-    if measured is not None:
-        argv.append(f"--teacher-score={measured}")  # one token: argparse takes "-83.0,8.8" for an option
-    if job.method == "ppo":
-        argv += ["--lambda", "0"]  # PPD with λ = 0 is PPO exactly (tested): the no-teacher baseline
-    elif job.distill_lambda is not None:
-        argv += ["--lambda", job.distill_lambda]
-    if job.preset is not None:
-        argv += ["--preset", job.preset]
-    if job.params():
-        argv += ["--param", *_params(job.params())]
-    if resume:
-        argv = ["distill", "--resume", job.folder, "--no-progress"]
+def _run_distill(job: DistillJob, resumable: bool) -> dict[str, Any]:
     clock = TrainingClock()
-    results = distill.run(_cli(argv), callback=clock)
+    if resumable:
+        result = resume(job.folder, callbacks=[clock], verbose=0)
+    else:
+        result = distill(distill_config(job), job.folder, callbacks=[clock], verbose=0)
+    results = result.record
     training_seconds = clock.seconds - results["periodic_evaluation_seconds"]
     trained = results["timesteps"] - clock.start_timesteps  # after a resume: this process's share
     kept = (
@@ -234,7 +173,7 @@ def _run_distill(job: DistillJob, resume: bool) -> dict[str, Any]:
         "eval_episodes",
     )
     return {
-        "env": env.env_id,
+        "env": job.env.env_id,
         "method": job.label,
         "setting": dict(job.setting),
         "student": job.student,

@@ -30,11 +30,12 @@ from typing import Any
 
 import yaml
 
-from sb3_distill.cli.hyperparams import PRESETS
+from sb3_distill.experiment.methods import METHODS as METHOD_REGISTRY
+from sb3_distill.experiment.methods import PRESETS
 from sb3_distill.envs import check_env_id
 from sb3_distill.student_sizes import STUDENT_SIZES
 
-METHODS = ("ppd", "student-distill", "teacher-distill", "ppo")
+METHODS = tuple(METHOD_REGISTRY)
 TOP_LEVEL_KEYS = ("seeds", "methods", "students", "teachers", "envs", "sweep")
 #: One point of a sweep: sorted (argument, value) pairs; ``()`` is the method's defaults.
 Setting = tuple[tuple[str, Any], ...]
@@ -72,7 +73,7 @@ class EnvSpec:
     teacher: str  # "train" or a teacher source
     teacher_steps: int
     distill_steps: int
-    eval_episodes: int | None
+    eval_episodes: int
     n_envs: int
     curve_points: int = 10
     curve_episodes: int = 5
@@ -92,6 +93,25 @@ class BenchSpec:
 
     def settings(self, method: str) -> tuple[Setting, ...]:
         return self.sweeps.get(method, ((),))
+
+
+#: The specs that ship with the package (``benchmarks/specs`` in a checkout links here).
+SHIPPED_SPECS = os.path.join(os.path.dirname(__file__), "specs")
+
+
+def shipped_specs() -> list[str]:
+    """The names of the shipped specs, e.g. ``small-cpu``."""
+    return sorted(name[: -len(".yaml")] for name in os.listdir(SHIPPED_SPECS) if name.endswith(".yaml"))
+
+
+def resolve_spec(spec: str) -> str:
+    """The path of ``spec``: a file's path as given, or a shipped spec's by its name (``small-cpu``)."""
+    if os.path.exists(spec):
+        return spec
+    shipped = os.path.join(SHIPPED_SPECS, spec if spec.endswith(".yaml") else f"{spec}.yaml")
+    if os.path.sep not in spec and os.path.isfile(shipped):
+        return shipped
+    raise SpecError(f"No spec {spec!r}: not a file, nor a shipped spec ({', '.join(shipped_specs())}).")
 
 
 def load_spec(path: str) -> BenchSpec:

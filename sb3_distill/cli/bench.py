@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 
-from sb3_distill.bench import load_spec, plan
-from sb3_distill.bench.backends import run_local, run_ray, summarize
-from sb3_distill.cli.output_dir import prepare_output_dir
+from sb3_distill.bench import run_grid
+from sb3_distill.bench.spec import resolve_spec
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("spec", help="the grid's YAML spec (see benchmarks/specs/)")
+    parser.add_argument("spec", help="the grid's YAML spec: a path, or the name of a shipped spec such as small-cpu")
     parser.add_argument("--out", required=True, help="results folder; a restarted grid skips the runs that finished there")
     parser.add_argument("--backend", choices=["local", "ray"], default="local")
     parser.add_argument("--workers", type=int, default=1, help="processes of the local backend")
@@ -20,23 +17,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> dict:
-    spec = load_spec(args.spec)  # every spec error before anything runs
-    if args.workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {args.workers}.")
-    out = prepare_output_dir(args.out)
-    shutil.copy(args.spec, os.path.join(out, "spec.yaml"))
-    jobs = plan(spec, out)
-    print(f"{len(jobs.teachers)} teacher jobs and {len(jobs.runs)} distillation runs in {out}")
-
     def report(record: dict) -> None:
         status = record["status"]
         detail = f" ({record['error']})" if status == "failed" else ""
         print(f"[{status}] {record['key']}{detail}", flush=True)
 
-    if args.backend == "ray":
-        records = run_ray(jobs, args.ray_address, report)
-    else:
-        records = run_local(jobs, args.workers, report)
-    counts = summarize(records)
+    counts = run_grid(resolve_spec(args.spec), args.out, args.backend, args.workers, args.ray_address, report)
     print(f"grid finished: {counts['done']} run, {counts['skipped']} already done, {counts['failed']} failed")
     return counts

@@ -38,9 +38,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sb3-distill {args.command}: {stop}", file=sys.stderr)
         return stop.exit_code
     except (ValueError, TypeError, FileNotFoundError, RuntimeError) as error:
-        print(f"sb3-distill {args.command}: error: {error}", file=sys.stderr)
+        print(f"sb3-distill {args.command}: error: {_in_option_terms(error)}", file=sys.stderr)
         return 2
     return 0
+
+
+#: Config settings whose command-line option is not ``--`` + the name with dashes.
+OPTION_NAMES = {"distill_lambda": "--lambda", "params": "--param"}
+
+
+def _in_option_terms(error: Exception) -> str:
+    """The error's message, naming the command line's option where a config names its setting."""
+    message = str(error)
+    setting = getattr(error, "setting", None)  # ConfigError
+    if setting and message.startswith(setting):
+        option = OPTION_NAMES.get(setting, "--" + setting.replace("_", "-"))
+        return option + message[len(setting) :]
+    return message
 
 
 if __name__ == "__main__":

@@ -92,6 +92,7 @@ class _TeacherLabels:
                 for key, array in self.teacher_observations.items():
                     array[pos] = _fit(obs[key], array.shape[1:])
             else:
+                assert not isinstance(obs, dict)
                 self.teacher_observations[pos] = _fit(obs, self.teacher_observations.shape[1:])
         if params is not None:
             self.teacher_params[pos] = params.cpu().numpy()

@@ -9,13 +9,14 @@ from gymnasium import spaces
 def _action_spaces_equal(teacher: spaces.Space, student: spaces.Space) -> bool:
     if type(teacher) is not type(student):
         return False
-    if isinstance(teacher, spaces.Discrete):
+    # Both are of the same type from here on; the second isinstance only tells the type checker.
+    if isinstance(teacher, spaces.Discrete) and isinstance(student, spaces.Discrete):
         return teacher.n == student.n and teacher.start == student.start
-    if isinstance(teacher, spaces.MultiDiscrete):
+    if isinstance(teacher, spaces.MultiDiscrete) and isinstance(student, spaces.MultiDiscrete):
         return np.array_equal(teacher.nvec, student.nvec)
     if isinstance(teacher, spaces.MultiBinary):
         return teacher.shape == student.shape
-    if isinstance(teacher, spaces.Box):
+    if isinstance(teacher, spaces.Box) and isinstance(student, spaces.Box):
         return (
             teacher.shape == student.shape
             and np.allclose(teacher.low, student.low, equal_nan=True)

@@ -8,13 +8,12 @@ any environment and of the student's own normalisation.
 from __future__ import annotations
 
 import os
-from typing import Union
 
 import numpy as np
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.vec_env import VecNormalize
 
-Obs = Union[np.ndarray, dict[str, np.ndarray]]
+Obs = np.ndarray | dict[str, np.ndarray]
 
 
 class ObservationNormalizer:

@@ -73,4 +73,4 @@ def accepts_presets(presets: Mapping[str, Mapping[str, Any]]) -> Callable[[Init]
 
 def presets_of(algorithm: type) -> Mapping[str, Mapping[str, Any]]:
     """The presets ``algorithm``'s constructor accepts, by name (empty if it takes none)."""
-    return getattr(algorithm.__init__, "presets", {})
+    return getattr(algorithm.__init__, "presets", {})  # type: ignore[misc]

@@ -11,7 +11,6 @@ FLOP, so this joint form is what keeps PPD's update close to PPO's in ``benchmar
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import NamedTuple
 
 import torch as th
@@ -20,6 +19,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.type_aliases import PyTorchObs
 
 from sb3_distill.common.action_params import action_params
+from sb3_distill.common.losses import DistillationLoss
 from sb3_distill.common.policy_forward import actor_latent_and_values
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -44,16 +44,12 @@ class StudentTerms(NamedTuple):
     params: th.Tensor | None
 
 
-Divergence = Callable[[th.Tensor, th.Tensor], th.Tensor]
-
-
 def student_terms(
     policy: ActorCriticPolicy,
     observations: PyTorchObs,
     actions: th.Tensor,
     teacher_params: th.Tensor,
-    divergence: Divergence,
-    gaussian_kl_mode: str | None = None,
+    distillation: DistillationLoss,
 ) -> StudentTerms:
     """One actor-critic pass and everything the distillation losses need from it.
 
@@ -61,11 +57,11 @@ def student_terms(
     :param observations: a minibatch of observations, as the student sees them
     :param actions: the actions taken, as stored in the rollout buffer
     :param teacher_params: the teacher's flat distribution parameters for these states
-    :param divergence: ``(teacher_params, student_params) -> [batch]``, the generic distillation loss
-    :param gaussian_kl_mode: ``"forward"`` or ``"reverse"`` when the distillation loss is that KL, which
-        allows the joint form for shared-log-std Gaussian students; ``None`` forces the generic path
+    :param distillation: the loss to the teacher; a Gaussian KL (``joint_gaussian_kl_mode``) of a
+        shared-log-std Gaussian student takes the joint form
     """
     latent_pi, values = actor_latent_and_values(policy, observations)
+    gaussian_kl_mode = distillation.joint_gaussian_kl_mode
     if gaussian_kl_mode is not None and has_shared_log_std(policy):
         log_prob, entropy, kl = diag_gaussian_terms(
             policy.action_net(latent_pi), policy.log_std, actions, teacher_params, gaussian_kl_mode
@@ -74,7 +70,7 @@ def student_terms(
     distribution = policy._get_action_dist_from_latent(latent_pi)
     params = action_params(distribution)
     return StudentTerms(
-        distribution.log_prob(actions), distribution.entropy(), values, divergence(teacher_params, params), params
+        distribution.log_prob(actions), distribution.entropy(), values, distillation(teacher_params, params), params
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from typing import Union
 
 import numpy as np
 import torch as th
@@ -18,7 +17,7 @@ from sb3_distill.common.policy_forward import distribution_and_values
 
 #: A teacher's observation statistics: a ``VecNormalize`` or its .pkl path; ``False`` for a teacher trained
 #: on raw observations; ``None`` when not given.
-TeacherNormalization = Union[VecNormalize, ObservationNormalizer, str, os.PathLike, bool, None]
+TeacherNormalization = VecNormalize | ObservationNormalizer | str | os.PathLike | bool | None
 
 #: τ of softmax(Q / τ) for DQN-family teachers, as in Rusu et al. (2016).
 DEFAULT_Q_TEMPERATURE = 0.01
@@ -162,8 +161,8 @@ class QValueTeacher(Teacher):
 
     def q_values(self, obs: th.Tensor | dict[str, th.Tensor]) -> th.Tensor:
         if hasattr(self.policy, "quantile_net"):  # QR-DQN: [batch, n_quantiles, n_actions]
-            return self.policy.quantile_net(obs).mean(dim=1)
-        return self.policy.q_net(obs)
+            return self.policy.quantile_net(obs).mean(dim=1)  # type: ignore[operator]
+        return self.policy.q_net(obs)  # type: ignore[operator]
 
     def _label(self, obs: th.Tensor | dict[str, th.Tensor], with_values: bool) -> tuple[th.Tensor, th.Tensor | None]:
         q = self.q_values(obs)
@@ -185,7 +184,7 @@ class DeterministicActorTeacher(Teacher):
     """
 
     def _label_spec(self) -> ActionParamSpec:
-        return ActionParamSpec(DETERMINISTIC, (int(np.prod(self.policy.action_space.shape)),))
+        return ActionParamSpec(DETERMINISTIC, (spaces.flatdim(self.policy.action_space),))
 
     def reset_noise(self, n_envs: int) -> None:
         if getattr(self.policy, "use_sde", False):

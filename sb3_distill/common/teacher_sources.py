@@ -12,7 +12,7 @@ import inspect
 import json
 import os
 import re
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import torch as th
@@ -33,7 +33,7 @@ CONFIG_FILE = "config.json"
 #: File names of saved ``VecNormalize`` statistics: the RL Zoo's, then the Hub's and SB3's documentation's.
 VECNORMALIZE_FILE_NAMES = ("vecnormalize.pkl", "vec_normalize.pkl")
 
-TeacherSource = Union[Teacher, BaseAlgorithm, BasePolicy, str, os.PathLike]
+TeacherSource = Teacher | BaseAlgorithm | BasePolicy | str | os.PathLike
 
 
 def load_teacher(
@@ -51,7 +51,8 @@ def load_teacher(
     (PPO, A2C, PPD, ...) teach with their action distribution, DQN and QR-DQN with softmax(Q / τ),
     and SAC, TD3, DDPG and TQC with their deterministic action (matched by ``mse`` or ``huber``).
 
-    :param source: an SB3 model or its policy, a ``Teacher``, the path of an SB3 .zip, an RL Zoo
+    :param source: an SB3 model or its policy, a ``Teacher`` (returned as it is, moved to ``device``,
+        unless ``teacher_vecnormalize`` gives it new statistics), the path of an SB3 .zip, an RL Zoo
         run folder, or ``"hf://ORG/REPO"``
     :param env: optional environment (Gymnasium or VecEnv) whose spaces the teacher must fit
     :param best: for an RL Zoo folder, take ``best_model.zip`` instead of the final ``<Env>.zip``
@@ -64,7 +65,9 @@ def load_teacher(
     """
     device = get_device(device)
     normalizer = as_normalizer(teacher_vecnormalize, trust_pickle)
-    if isinstance(source, Teacher):
+    if isinstance(source, Teacher) and normalizer is None:
+        teacher = source  # already built: a Teacher keeps its own statistics and temperature
+    elif isinstance(source, Teacher):
         temperature = getattr(source, "temperature", temperature)
         teacher = make_teacher(source.policy, normalizer or source.obs_normalizer, source.source, temperature)
     elif isinstance(source, BaseAlgorithm):

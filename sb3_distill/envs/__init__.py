@@ -33,13 +33,13 @@ def check_env_id(env_id: str) -> Suite:
     """
     suite = suite_of(env_id)
     if suite.name == "atari":
-        from sb3_distill.envs.atari import register
+        from sb3_distill.envs.atari import register as register_atari
 
-        register(env_id)
+        register_atari(env_id)
     elif suite.name == "minatar":
-        from sb3_distill.envs.minatar import register
+        from sb3_distill.envs.minatar import register as register_minatar
 
-        register()
+        register_minatar()
     if suite.name != "procgen" and env_id not in gym.registry:  # envpool ids are not Gymnasium's
         raise ValueError(f"unknown environment {env_id!r}: it is not registered with Gymnasium.")
     return suite

@@ -12,7 +12,10 @@ class ChannelsFirst(gym.ObservationWrapper):
 
     def __init__(self, env: gym.Env):
         super().__init__(env)
-        height, width, channels = env.observation_space.shape
+        shape = env.observation_space.shape
+        if shape is None or len(shape) != 3:
+            raise ValueError(f"ChannelsFirst needs [height, width, channels] observations, got shape {shape}.")
+        height, width, channels = shape
         self.observation_space = spaces.Box(0.0, 1.0, shape=(channels, height, width), dtype=np.float32)
 
     def observation(self, observation: np.ndarray) -> np.ndarray:

@@ -34,7 +34,8 @@ class EnvpoolVecEnv(VecEnv):
             import envpool
         except ImportError as error:
             raise ImportError(
-                f"{env_id} needs envpool (and the system Qt5 runtime, Debian's libqt5gui5): pip install 'sb3-distill[procgen]'."
+                f"{env_id} needs envpool (and the system Qt5 runtime, Debian's libqt5gui5): "
+                "pip install 'sb3-distill[procgen]'."
             ) from error
         try:
             self.pool = envpool.make(
@@ -42,7 +43,8 @@ class EnvpoolVecEnv(VecEnv):
             )
         except OSError as error:  # envpool's Procgen library loads Qt5 when the first game is made
             raise ImportError(
-                f"{env_id} could not start: {error}. Procgen needs the system Qt5 runtime (Debian: apt-get install libqt5gui5)."
+                f"{env_id} could not start: {error}. "
+                "Procgen needs the system Qt5 runtime (Debian: apt-get install libqt5gui5)."
             ) from error
         super().__init__(n_envs, self.pool.observation_space, self.pool.action_space)
         self.env_id = env_id
@@ -56,6 +58,8 @@ class EnvpoolVecEnv(VecEnv):
         self._actions = np.asarray(actions).reshape(self.num_envs)
 
     def step_wait(self) -> VecEnvStepReturn:
+        if self._actions is None:
+            raise RuntimeError("step_wait() called without actions: call step_async(actions) first.")
         observations, rewards, terminated, truncated, pool_info = self.pool.step(self._actions)
         dones = np.logical_or(terminated, truncated)
         infos: list[dict[str, Any]] = [{"level_seed": int(seed)} for seed in pool_info["level_seed"]]
@@ -73,7 +77,7 @@ class EnvpoolVecEnv(VecEnv):
         self.pool.close()
 
     def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-        return [getattr(self, attr_name)] * len(self._get_indices(indices))
+        return [getattr(self, attr_name) for _ in self._get_indices(indices)]
 
     def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
         setattr(self, attr_name, value)
@@ -82,7 +86,7 @@ class EnvpoolVecEnv(VecEnv):
         raise NotImplementedError(f"envpool environments have no per-environment method {method_name!r}")
 
     def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
-        return [False] * len(self._get_indices(indices))
+        return [False for _ in self._get_indices(indices)]
 
     def seed(self, seed: int | None = None) -> list[None]:  # envpool is seeded at construction
         return [None] * self.num_envs

@@ -15,7 +15,9 @@ from stable_baselines3.common.utils import explained_variance
 from torch.nn import functional as F
 
 from sb3_distill.common.distillation_algorithm import DistillationAlgorithm, DistillLambda, TeacherSource
+from sb3_distill.common.distillation_logs import action_agreement, record_distillation_logs
 from sb3_distill.common.presets import PAPER_PPD, accepts_presets
+from sb3_distill.common.student_terms import student_terms
 from sb3_distill.common.teacher import TeacherNormalization
 from sb3_distill.common.training_guard import check_update
 
@@ -123,6 +125,7 @@ class ProximalPolicyDistillation(DistillationAlgorithm, PPO):
         if self.clip_range_vf is not None:
             clip_range_vf = self.clip_range_vf(self._current_progress_remaining)  # type: ignore[operator]
         lambda_ = self.current_lambda()
+        distillation = self._distillation()
 
         entropy_losses, pg_losses, value_losses, clip_fractions = [], [], [], []
         distillation_losses, teacher_kls, agreements = [], [], []
@@ -136,7 +139,9 @@ class ProximalPolicyDistillation(DistillationAlgorithm, PPO):
                     actions = rollout_data.actions.long().flatten()
 
                 # One actor pass per minibatch gives log π(a|s), entropy, V(s) and the divergence to the teacher.
-                student = self._student_terms(rollout_data.observations, actions, rollout_data.teacher_params)
+                student = student_terms(
+                    self.policy, rollout_data.observations, actions, rollout_data.teacher_params, distillation
+                )
                 log_prob, entropy, values = student.log_prob, student.entropy, student.values
                 advantages = rollout_data.advantages
                 if self.normalize_advantage and len(advantages) > 1:
@@ -195,10 +200,10 @@ class ProximalPolicyDistillation(DistillationAlgorithm, PPO):
                     entropy_losses.append(entropy_loss.detach())
                     distillation_losses.append(distillation_loss.detach())
                 if epoch == 0:  # every state once, under the policy that collected it
-                    teacher_kls.append(self._mean_kl(student.divergence, rollout_data.teacher_params, student.params))
-                    agreement = self._action_agreement(rollout_data.teacher_params, student.params)
-                    if agreement is not None:
-                        agreements.append(agreement)
+                    teacher_kls.append(
+                        distillation.teacher_kl(student.divergence, rollout_data.teacher_params, student.params)
+                    )
+                    agreements.append(action_agreement(rollout_data.teacher_params, student.params, self._action_param_spec))
 
                 if self.target_kl is not None and approx_kl_div > 1.5 * self.target_kl:
                     continue_training = False
@@ -230,7 +235,7 @@ class ProximalPolicyDistillation(DistillationAlgorithm, PPO):
         self.logger.record("train/clip_range", clip_range)
         if self.clip_range_vf is not None:
             self.logger.record("train/clip_range_vf", clip_range_vf)
-        self._record_distillation_logs(lambda_, distillation_losses, teacher_kls, agreements)
+        record_distillation_logs(self.logger, lambda_, distillation_losses, teacher_kls, agreements)
 
     def learn(
         self: SelfPPD,

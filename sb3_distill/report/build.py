@@ -49,17 +49,18 @@ def build_report(out: str, reps: int = 2000, at: list[int] | None = None) -> str
                 [r for r in runs if r.variant in (variants[0], "no-teacher")], suite, size, os.path.join(figures, name)
             )
             sections += [f"![{suite}, {size}](figures/{name})", ""]
-    for variant in variants if at else []:
-        chosen = [r for r in runs if r.variant in (variant, "no-teacher")]
-        sections += [
-            f"## Evaluation returns at chosen steps ({variant} teachers)",
-            "",
-            "Mean over seeds of each run's first evaluation at or after the step, 95% bootstrap interval in "
-            "brackets, n runs (Atari: human-normalised).",
-            "",
-            checkpoint_table(chosen, at, reps),
-            "",
-        ]
+    if at:
+        for variant in variants:
+            chosen = [r for r in runs if r.variant in (variant, "no-teacher")]
+            sections += [
+                f"## Evaluation returns at chosen steps ({variant} teachers)",
+                "",
+                "Mean over seeds of each run's first evaluation at or after the step, 95% bootstrap interval in "
+                "brackets, n runs (Atari: human-normalised).",
+                "",
+                checkpoint_table(chosen, at, reps),
+                "",
+            ]
     sections += [
         "## Steps to reach 90% of the teacher's score",
         "",

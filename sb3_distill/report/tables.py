@@ -12,6 +12,7 @@ import glob
 import json
 import os
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,7 +88,8 @@ def fraction_matrix(runs: list[Run]) -> np.ndarray:
     return np.array([values[:depth] for values in by_env.values()]).T
 
 
-def _ordered(values, order):  # type: ignore[no-untyped-def]
+def _ordered(values: set[str], order: Sequence[str]) -> list[str]:
+    """``values`` in the order of ``order``, then those it does not list, sorted."""
     return [value for value in order if value in values] + sorted(set(values) - set(order))
 
 

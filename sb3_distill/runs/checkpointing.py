@@ -58,8 +58,10 @@ class Checkpointing(BaseCallback):
         return self.stop_signal is None
 
     def save(self) -> Checkpoint:
+        from sb3_distill.common.distillation_algorithm import DistillationAlgorithm
         from sb3_distill.runs.resume import teacher_settings
 
+        assert isinstance(self.model, DistillationAlgorithm), "Checkpointing saves distillation runs"
         info = {**self.info, "teacher": teacher_settings(self.model, **self.info.get("teacher", {}))}
         self.latest = save_checkpoint(self.model, self.run_dir, info, self.keep)
         self._last_saved = self.num_timesteps
@@ -76,14 +78,14 @@ def stop_on_signals(checkpointing: Checkpointing) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {}
+    previous: dict[int, Any] = {}
 
     def request_stop(signum: int, _frame: Any) -> None:
         checkpointing.stop_signal = signum
         signal.signal(signum, previous[signum])
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        previous[signum] = signal.signal(signum, request_stop)
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        previous[stop] = signal.signal(stop, request_stop)
     try:
         yield
     finally:

@@ -214,7 +214,9 @@ def restore_rng(checkpoint: Checkpoint) -> None:
 
 def _rng_state() -> dict[str, Any]:
     version, internal, gauss = random.getstate()
-    name, keys, position, has_gauss, cached = np.random.get_state()  # type: ignore[misc]
+    numpy_state = np.random.get_state()
+    assert isinstance(numpy_state, tuple)  # the legacy form (the default), not a dict
+    name, keys, position, has_gauss, cached = numpy_state
     return {
         "python": [version, list(internal), gauss],
         "numpy": [name, keys.tolist(), int(position), int(has_gauss), float(cached)],

@@ -9,10 +9,10 @@ import os
 import time
 
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_distill.common.atomic_files import atomic_path, write_json_atomically
+from sb3_distill.evaluation import score
 
 EVALUATIONS = "evaluations.csv"
 BEST_MODEL = "best_model.zip"
@@ -66,10 +66,8 @@ class PeriodicEvaluation(BaseCallback):
 
         start = time.perf_counter()
         env = frozen_copy(self.eval_env, self.model.get_vec_normalize_env() or self.training_env)
-        mean, std = evaluate_policy(
-            self.model, env, n_eval_episodes=self.episodes, deterministic=self.deterministic, warn=False
-        )
-        mean, std = float(mean), float(std)
+        result = score(self.model, env, self.episodes, self.deterministic)
+        mean, std = result.mean, result.std
         self.rows.append(
             {"timesteps": self.model.num_timesteps, "mean_return": mean, "std_return": std, "episodes": self.episodes}
         )

@@ -21,9 +21,14 @@ from sb3_distill.runs.checkpoints import (
 
 
 def _algorithms() -> dict[str, type[DistillationAlgorithm]]:
-    from sb3_distill import PPD, StudentDistill, TeacherDistill
-
-    return {cls.__name__: cls for cls in (PPD, StudentDistill, TeacherDistill)}
+    """The distillation algorithms by class name, as manifests record them (every subclass, user-defined ones too)."""
+    found: dict[str, type[DistillationAlgorithm]] = {}
+    pending = list(DistillationAlgorithm.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        found.setdefault(cls.__name__, cls)
+        pending.extend(cls.__subclasses__())
+    return found
 
 
 def teacher_settings(model: DistillationAlgorithm, **extra: Any) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from torch.nn import functional as F
 
 from sb3_distill.common.action_params import action_params
 from sb3_distill.common.distillation_algorithm import DistillationAlgorithm, DistillLambda, TeacherSource
+from sb3_distill.common.distillation_logs import action_agreement, record_distillation_logs
 from sb3_distill.common.policy_forward import distribution_and_values
 from sb3_distill.common.presets import PAPER_ONLINE, accepts_presets
 from sb3_distill.common.teacher import TeacherNormalization
@@ -134,6 +135,7 @@ class StudentDistill(DistillationAlgorithm):
         self.policy.set_training_mode(True)
         self._update_learning_rate(self.policy.optimizer)
         lambda_ = self.current_lambda()
+        distillation = self._distillation()
 
         for rollout_data in self.rollout_buffer.get(batch_size=None):  # a single batch
             distribution, values = distribution_and_values(self.policy, rollout_data.observations)
@@ -143,7 +145,7 @@ class StudentDistill(DistillationAlgorithm):
                 entropy = -distribution.log_prob(rollout_data.actions)
             entropy_loss = -th.mean(entropy)
 
-            divergence = self._divergence(rollout_data.teacher_params, student_params)
+            divergence = distillation(rollout_data.teacher_params, student_params)
             distillation_loss = divergence.mean()
             value_loss = F.mse_loss(values, rollout_data.teacher_values)
 
@@ -168,7 +170,7 @@ class StudentDistill(DistillationAlgorithm):
             th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
             self.policy.optimizer.step()
 
-            agreement = self._action_agreement(rollout_data.teacher_params, student_params)
+            agreement = action_agreement(rollout_data.teacher_params, student_params, self._action_param_spec)
             explained_var = explained_variance(values.detach().cpu().numpy(), rollout_data.teacher_values.cpu().numpy())
 
         self._n_updates += 1
@@ -179,10 +181,8 @@ class StudentDistill(DistillationAlgorithm):
         self.logger.record("train/explained_variance", explained_var)
         if hasattr(self.policy, "log_std"):
             self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
-        teacher_kl = self._mean_kl(divergence, rollout_data.teacher_params, student_params)
-        self._record_distillation_logs(
-            lambda_, [distillation_loss.detach()], [teacher_kl], [agreement] if agreement is not None else []
-        )
+        teacher_kl = distillation.teacher_kl(divergence, rollout_data.teacher_params, student_params)
+        record_distillation_logs(self.logger, lambda_, [distillation_loss.detach()], [teacher_kl], [agreement])
 
     def learn(
         self: SelfStudentDistill,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import numpy as np
+import torch as th
 from stable_baselines3.common.type_aliases import MaybeCallback
 
+from sb3_distill.common.observation_normalizer import Obs
+from sb3_distill.common.teacher_rollouts import LabelledBuffer
 from sb3_distill.student_distill.student_distill import StudentDistill
 
 SelfTeacherDistill = TypeVar("SelfTeacherDistill", bound="TeacherDistill")
@@ -18,9 +22,35 @@ class TeacherDistill(StudentDistill):
     distribution and value on the states the teacher visits, one gradient step per rollout. The
     ``rollout/ep_rew_mean`` it logs is therefore the teacher's return, not the student's. Takes the
     same arguments as :class:`StudentDistill`.
+
+    It differs from :class:`StudentDistill` only in the rollout hooks of
+    :class:`~sb3_distill.common.teacher_rollouts.TeacherLabelledRollouts`: the teacher acts and labels
+    each state as it goes.
     """
 
-    teacher_acts = True
+    def _start_rollout(self, n_envs: int) -> None:
+        super()._start_rollout(n_envs)
+        self._require_teacher().reset_noise(n_envs)
+
+    def _act(self, obs: Obs) -> tuple[np.ndarray, th.Tensor, th.Tensor, th.Tensor | None, th.Tensor | None]:
+        """The teacher's actions, with its labels and values of the states it acts in."""
+        teacher = self._require_teacher()
+        actions_tensor, teacher_params, teacher_values = teacher.act(self._teacher_view(obs))
+        actions = actions_tensor.cpu().numpy()
+        if teacher.squash_output and not self.policy.squash_output:
+            actions = self.policy.unscale_action(actions)  # the teacher's [-1, 1] units -> the environment's
+        # The student's values and log-probabilities of the teacher's actions are not used.
+        values = log_probs = th.zeros(len(actions))
+        return actions, values, log_probs, teacher_params, teacher_values
+
+    def _bootstrap_truncated(self, rewards: np.ndarray, dones: np.ndarray, infos: list[dict[str, Any]]) -> None:
+        """Nothing: only the student's own returns would be bootstrapped, and they are not learned from here."""
+
+    def _label_after_rollout(self, rollout_buffer: LabelledBuffer) -> None:
+        """Nothing: the teacher labelled each state as it acted."""
+
+    def _teacher_observation_kept(self) -> bool:
+        return False  # the teacher has seen each state already
 
     def learn(
         self: SelfTeacherDistill,

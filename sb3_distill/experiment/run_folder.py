@@ -1,4 +1,4 @@
-"""The run folder of a command: created and checked for writing before any training starts."""
+"""A run's folder: created and checked for writing before any training starts."""
 
 from __future__ import annotations
 

@@ -1,0 +1,47 @@
+"""Runs as library functions: the CLI and the benchmark grid are thin clients of these.
+
+::
+
+    from sb3_distill.experiment import DistillConfig, distill, resume
+
+    config = DistillConfig(teacher="teacher.zip", method="ppd", student="smaller", steps=200_000,
+                           checkpoint_every=20_000, eval_every=10_000)
+    result = distill(config, "runs/my-run")   # checkpoints, periodic evaluation, best_model.zip, results.json
+    result = resume("runs/my-run")            # after a kill or Ctrl-C: continues from the last checkpoint
+
+A config checks itself on construction; the run folder's manifest stores it (``dataclasses.asdict``),
+so :func:`resume` needs nothing but the folder.
+"""
+
+from sb3_distill.experiment.configs import ConfigError, CorruptionConfig, DistillConfig, TeacherConfig, parse_params
+from sb3_distill.experiment.corruption_run import CorruptionResult, corrupt
+from sb3_distill.experiment.distillation_run import RunResult, default_run_dir, distill, resume, run_config
+from sb3_distill.evaluation import EVAL_SEED_OFFSET, Score, evaluation_env, score
+from sb3_distill.experiment.methods import METHODS, PRESETS, Method, get_method, method_params
+from sb3_distill.experiment.teacher_run import TeacherResult, train_teacher
+
+__all__ = [
+    "EVAL_SEED_OFFSET",
+    "METHODS",
+    "PRESETS",
+    "ConfigError",
+    "CorruptionConfig",
+    "CorruptionResult",
+    "DistillConfig",
+    "Method",
+    "RunResult",
+    "Score",
+    "TeacherConfig",
+    "TeacherResult",
+    "corrupt",
+    "default_run_dir",
+    "distill",
+    "evaluation_env",
+    "get_method",
+    "method_params",
+    "parse_params",
+    "resume",
+    "run_config",
+    "score",
+    "train_teacher",
+]

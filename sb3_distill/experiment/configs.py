@@ -1,0 +1,319 @@
+"""What a run is, as data: typed, frozen configs that check themselves on construction.
+
+A config holds everything that decides a run's outcome and nothing about where it is written or how it
+is shown (the run folder, a progress bar). The run folder's manifest stores it with
+``dataclasses.asdict``, so a run can be rebuilt from its folder alone; :meth:`DistillConfig.from_dict`
+reads that back, and also the older manifests that stored the command line's options.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from sb3_distill import schedules
+from sb3_distill.common.losses import LOSSES, check_distill_loss, check_jsd_beta, check_kl_mode
+from sb3_distill.common.teacher import DEFAULT_Q_TEMPERATURE
+from sb3_distill.common.training_guard import DEFAULT_MAX_DIVERGENCE, check_max_divergence
+from sb3_distill.corruption import PAPER_SIGMA
+from sb3_distill.experiment.methods import METHODS, PRESETS
+from sb3_distill.student_sizes import STUDENT_SIZES
+
+
+class ConfigError(ValueError):
+    """A setting that cannot run, named with what was expected and what was received.
+
+    :param message: the problem, starting with the setting's name
+    :param setting: the name of the setting (a config field), so that a front end can name its own option
+    """
+
+    def __init__(self, message: str, setting: str | None = None):
+        super().__init__(message)
+        self.setting = setting
+
+
+def _integer(name: str, value: Any, minimum: int, meaning: str = "") -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be an integer, got {value!r} ({type(value).__name__}).", name)
+    if value < minimum:
+        expected = "positive" if minimum == 1 else f"{meaning or f'>= {minimum}'}"
+        raise ConfigError(f"{name} must be {expected}, got {value}.", name)
+    return value
+
+
+def _optional_integer(name: str, value: Any) -> int | None:
+    return None if value is None else _integer(name, value, 0, "0 (off) or positive")
+
+
+def _choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
+    choices = tuple(choices)
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {list(choices)}, got {value!r}.", name)
+    return value
+
+
+def _lambda(value: Any) -> float | str:
+    """λ as a config holds it: a float, or the text of a schedule (``lin:3:0.1:1e6``, ``ratio``)."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            schedules.parse(value, teacher_return=1.0)  # a malformed schedule fails here, with its message
+            return value
+    return float(schedules.check_distill_lambda(value))  # type: ignore[arg-type]
+
+
+def parse_params(items: Iterable[str] | None) -> dict[str, Any]:
+    """``["n_steps=64", "gamma=0.99"]`` -> ``{"n_steps": 64, "gamma": 0.99}``; strings stay strings."""
+    params: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.isidentifier():
+            raise ConfigError(f"params expects key=value with a Python identifier as key, got {item!r}.", "params")
+        try:
+            params[key] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            params[key] = raw
+    return params
+
+
+def _params(name: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping) or not all(isinstance(key, str) and key.isidentifier() for key in value):
+        raise ConfigError(f"{name} must be a mapping of algorithm argument names to values, got {value!r}.", name)
+    return dict(value)
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """One distillation run: a teacher distilled into a student of a chosen size by one method.
+
+    :param teacher: an SB3 .zip, an RL Zoo run folder or ``hf://ORG/REPO``; ``None``: the bundled
+        CartPole-v1 teacher
+    :param env: the Gymnasium id; ``None``: read from the teacher (its config.json, Zoo folder or Hub name)
+    :param method: ``ppd``, ``student-distill``, ``teacher-distill`` or ``ppo`` (PPD with λ = 0, no teacher term)
+    :param student: the student's size relative to the teacher: ``smaller``, ``same`` or ``larger``
+    :param steps: environment steps of distillation
+    :param seed: the seed of the student, its environments and (+ 10,000) the evaluation environments
+    :param n_envs: parallel environments
+    :param distill_lambda: λ: a number >= 0, or ``lin:START:END:STEPS``, ``exp:START:END:STEPS``, ``ratio``;
+        ``None``: 1, or the λ the method fixes (``ppo``: 0)
+    :param kl_mode: ``forward`` (KL(teacher || student), the paper's) or ``reverse``
+    :param distill_loss: a loss of :mod:`sb3_distill.common.losses`; ``None``: the KL ``kl_mode`` names
+        (``mse`` for teachers without an action distribution)
+    :param jsd_beta: β of the generalised Jensen-Shannon divergence
+    :param temperature: τ of a DQN or QR-DQN teacher's softmax(Q / τ)
+    :param normalize: give the student its own VecNormalize; ``None``: the suite's convention
+    :param preset: start from a named setting of the algorithms (``paper``); ``None``: the tools' defaults
+    :param params: algorithm arguments on top of the method's defaults or preset, e.g. ``{"n_epochs": 4}``
+    :param eval_episodes: episodes of the final evaluations of teacher and student
+    :param teacher_score: the teacher's ``(mean, std)`` return under this run's evaluation, if measured
+        already; it is then not evaluated again
+    :param checkpoint_every: timesteps between checkpoints; ``None``: a tenth of ``steps``; 0: only on a signal
+    :param keep_checkpoints: how many checkpoints to keep, newest first
+    :param eval_every: evaluate every N timesteps on a separate environment and keep ``best_model.zip``; 0: off
+    :param eval_every_episodes: episodes of each periodic evaluation; ``None``: ``eval_episodes``
+    :param max_divergence: stop when a minibatch's distillation term exceeds it (a KL in nats); ``None``: no limit
+    :param best: for an RL Zoo folder, take ``best_model.zip``
+    :param trust_pickle: read the teacher's files without the allow-list of safe types (only files you trust)
+    """
+
+    teacher: str | None = None
+    env: str | None = None
+    method: str = "ppd"
+    student: str = "larger"
+    steps: int = 50_000
+    seed: int = 0
+    n_envs: int = 8
+    distill_lambda: float | str | None = None
+    kl_mode: str = "forward"
+    distill_loss: str | None = None
+    jsd_beta: float = 0.5
+    temperature: float = DEFAULT_Q_TEMPERATURE
+    normalize: bool | None = None
+    preset: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    eval_episodes: int = 20
+    teacher_score: tuple[float, float] | None = None
+    checkpoint_every: int | None = None
+    keep_checkpoints: int = 2
+    eval_every: int = 0
+    eval_every_episodes: int | None = None
+    max_divergence: float | None = DEFAULT_MAX_DIVERGENCE
+    best: bool = False
+    trust_pickle: bool = False
+
+    def __post_init__(self) -> None:
+        def put(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        _choice("method", self.method, METHODS)
+        _choice("student", self.student, STUDENT_SIZES)
+        for name in ("steps", "n_envs", "eval_episodes", "keep_checkpoints"):
+            _integer(name, getattr(self, name), 1)
+        _integer("seed", self.seed, 0)
+        for name in ("checkpoint_every", "eval_every", "eval_every_episodes"):
+            _optional_integer(name, getattr(self, name))
+        fixed = METHODS[self.method].distill_lambda
+        put(
+            "distill_lambda",
+            _lambda(self.distill_lambda if self.distill_lambda is not None else fixed if fixed is not None else 1.0),
+        )
+        if fixed is not None and self.distill_lambda != fixed:
+            raise ConfigError(
+                f"method {self.method!r} fixes λ = {fixed}; got distill_lambda={self.distill_lambda!r}. "
+                "Use method 'ppd' to choose λ."
+            )
+        check_kl_mode(self.kl_mode)
+        if self.distill_loss is not None:
+            _choice("distill_loss", self.distill_loss, LOSSES)
+        check_distill_loss(self.kl_mode, self.distill_loss)
+        put("jsd_beta", check_jsd_beta(self.jsd_beta))
+        if not (isinstance(self.temperature, (int, float)) and math.isfinite(self.temperature) and self.temperature > 0):
+            raise ConfigError(f"temperature must be a finite number > 0, got {self.temperature!r}.", "temperature")
+        if self.normalize not in (None, True, False):
+            raise ConfigError(
+                f"normalize must be True, False or None (the suite's convention), got {self.normalize!r}.", "normalize"
+            )
+        if self.preset is not None:
+            _choice("preset", self.preset, PRESETS)
+        put("params", _params("params", self.params))
+        check_max_divergence(self.max_divergence)
+        if self.teacher_score is not None:
+            put("teacher_score", _score_pair(self.teacher_score))
+        if self.teacher is not None and not isinstance(self.teacher, str):
+            raise ConfigError(
+                f"teacher must be a path or hf://ORG/REPO (text), or None for the bundled one; got "
+                f"{type(self.teacher).__name__}. To distil a model object, use the algorithms directly."
+            )
+
+    @property
+    def checkpoint_interval(self) -> int:
+        """Timesteps between checkpoints, with the default of a tenth of ``steps``."""
+        return max(self.steps // 10, 1) if self.checkpoint_every is None else self.checkpoint_every
+
+    def algorithm_params(self) -> dict[str, Any]:
+        """The algorithm's arguments: the method's defaults (or preset), with ``params`` on top."""
+        return {**METHODS[self.method].params(self.preset), **self.params}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> DistillConfig:
+        """A config from :meth:`to_dict`'s output, or from an older manifest's command-line options.
+
+        Settings added since the run was written take their defaults; unknown keys are refused.
+        """
+        if "param" in values or "command_line" in values or "no_progress" in values:
+            values = _from_command_options(values)
+        known = {item.name for item in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"Unknown distillation settings {unknown}; expected some of {sorted(known)}.")
+        return cls(**values)
+
+
+def _score_pair(value: Any) -> tuple[float, float]:
+    try:
+        mean, std = (float(part) for part in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"teacher_score must be a (mean, std) pair of numbers, got {value!r}.", "teacher_score") from None
+    if not (math.isfinite(mean) and math.isfinite(std) and std >= 0):
+        raise ConfigError(f"teacher_score must have a finite mean and a std >= 0, got {value!r}.", "teacher_score")
+    return mean, std
+
+
+#: Options of the ``distill`` command line that older manifests stored and that are not settings.
+_NOT_SETTINGS = ("out", "resume", "no_progress", "command", "command_line")
+
+
+def _from_command_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings in an older manifest's ``command`` entry (argparse's namespace of ``distill``)."""
+    values = {key: value for key, value in options.items() if key not in _NOT_SETTINGS and key != "param"}
+    values["params"] = parse_params(options.get("param"))
+    score = values.get("teacher_score")
+    if isinstance(score, str):
+        values["teacher_score"] = tuple(score.split(","))
+    return values
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    """Training a PPO teacher.
+
+    :param env: the Gymnasium id
+    :param steps: environment steps of training
+    :param seed: the seed of training (and, + 10,000, of its evaluation)
+    :param n_envs: parallel environments
+    :param normalize: train behind VecNormalize; ``None``: the suite's convention
+    :param policy: SB3 policy name; ``None``: the suite's (``MlpPolicy`` or ``CnnPolicy``)
+    :param net_arch: hidden layer widths of actor and critic; ``None``: the paper's network for MuJoCo,
+        Atari, MinAtar and Procgen, SB3's otherwise
+    :param params: PPO arguments (SB3's defaults otherwise)
+    :param eval_episodes: episodes of the teacher's evaluation
+    """
+
+    env: str
+    steps: int
+    seed: int = 0
+    n_envs: int = 8
+    normalize: bool | None = None
+    policy: str | None = None
+    net_arch: tuple[int, ...] | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    eval_episodes: int = 20
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.env, str) or not self.env:
+            raise ConfigError(f"env must be a Gymnasium id such as 'CartPole-v1', got {self.env!r}.", "env")
+        for name in ("steps", "n_envs", "eval_episodes"):
+            _integer(name, getattr(self, name), 1)
+        _integer("seed", self.seed, 0)
+        if self.net_arch is not None:
+            layers = tuple(self.net_arch)
+            if not layers or not all(isinstance(width, int) and not isinstance(width, bool) and width > 0 for width in layers):
+                raise ConfigError(
+                    f"net_arch must be positive layer widths such as (64, 64), got {self.net_arch!r}.", "net_arch"
+                )
+            object.__setattr__(self, "net_arch", layers)
+        object.__setattr__(self, "params", _params("params", self.params))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CorruptionConfig:
+    """An imperfect copy of a teacher (paper §8.4): every parameter plus N(0, σ²) noise.
+
+    :param teacher: an SB3 .zip, an RL Zoo run folder or ``hf://ORG/REPO``
+    :param sigma: the noise's standard deviation (the paper's: 0.05)
+    :param seed: the seed of the noise (and, + 10,000, of the evaluations)
+    :param env: the Gymnasium id, to evaluate both teachers; ``None``: read from the teacher (no
+        evaluation if it names none)
+    :param eval_episodes: episodes of each evaluation
+    :param best: for an RL Zoo folder, corrupt ``best_model.zip``
+    :param trust_pickle: read the teacher's files without the allow-list (only files you trust)
+    """
+
+    teacher: str
+    sigma: float = PAPER_SIGMA
+    seed: int = 0
+    env: str | None = None
+    eval_episodes: int = 20
+    best: bool = False
+    trust_pickle: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.teacher, str) or not self.teacher:
+            raise ConfigError(f"teacher must be a path or hf://ORG/REPO, got {self.teacher!r}.", "teacher")
+        if not (isinstance(self.sigma, (int, float)) and math.isfinite(self.sigma) and self.sigma >= 0):
+            raise ConfigError(f"sigma must be a finite number >= 0, got {self.sigma!r}.", "sigma")
+        _integer("seed", self.seed, 0)
+        _integer("eval_episodes", self.eval_episodes, 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

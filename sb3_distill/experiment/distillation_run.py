@@ -1,0 +1,352 @@
+"""A distillation run from a config: teacher, environments, student, checkpoints, evaluation and its folder.
+
+A run folder holds::
+
+    student.zip, vecnormalize.pkl   the final student (a plain SB3 zip) and its statistics
+    results.json                    the config, the teacher's and the student's scores, parameter counts
+    checkpoints/                    the latest checkpoints, whose manifests store the config (see sb3_distill.runs)
+    evaluations.csv, best_model.*   with ``eval_every``: the learning curve and the best student
+    tb/                             TensorBoard logs
+
+:func:`distill` starts a run and :func:`resume` continues one from its latest usable checkpoint, with the
+settings it was started with. A SIGINT or SIGTERM during training saves a checkpoint and raises
+:class:`~sb3_distill.runs.RunInterrupted`; a run killed outright loses only the steps since its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch as th
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+
+from sb3_distill import envs, schedules
+from sb3_distill.common.atomic_files import atomic_path, write_json_atomically
+from sb3_distill.common.distillation_algorithm import DistillationAlgorithm
+from sb3_distill.common.teacher_sources import load_teacher, teacher_env_id
+from sb3_distill.common.training_guard import TrainingDiverged
+from sb3_distill.experiment.configs import DistillConfig
+from sb3_distill.evaluation import Score, evaluation_env, score
+from sb3_distill.experiment.methods import METHODS
+from sb3_distill.experiment.run_folder import prepare_output_dir
+from sb3_distill.runs import (
+    Checkpointing,
+    PeriodicEvaluation,
+    RunInterrupted,
+    last_good_checkpoint,
+    latest_checkpoint,
+    stop_on_signals,
+)
+from sb3_distill.runs import resume as resume_student
+from sb3_distill.runs.checkpoints import CHECKPOINTS, Checkpoint
+from sb3_distill.student_sizes import policy_parameter_count, student_policy_kwargs
+from sb3_distill.teachers import bundled_teacher_path
+
+STUDENT_FILE = "student.zip"
+VECNORMALIZE_FILE = "vecnormalize.pkl"
+RESULTS_FILE = "results.json"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished run wrote, as read from its folder.
+
+    :param run_dir: the run folder (absolute)
+    :param config: the settings it ran with (``env`` filled in when it was read from the teacher)
+    :param teacher_score: the teacher's return under the run's evaluation
+    :param student_score: the final student's return under the same evaluation
+    :param timesteps: environment steps trained
+    :param resumed: whether this process continued the run from a checkpoint
+    :param record: the contents of ``results.json``
+    """
+
+    run_dir: str
+    config: DistillConfig
+    teacher_score: Score
+    student_score: Score
+    timesteps: int
+    resumed: bool
+    record: Mapping[str, Any]
+
+    @property
+    def student_path(self) -> str:
+        return os.path.join(self.run_dir, STUDENT_FILE)
+
+
+def distill(
+    config: DistillConfig,
+    out_dir: str | None = None,
+    callbacks: Sequence[BaseCallback] = (),
+    progress_bar: bool = False,
+    verbose: int = 1,
+    command: str | None = None,
+) -> RunResult:
+    """Run ``config`` into ``out_dir``: distil, checkpoint, evaluate, and write the run folder.
+
+    :param config: the run's settings
+    :param out_dir: the run folder; ``None``: ``runs/distill/<env>-<method>-<student>-s<seed>``. Checkpoints an
+        earlier run left there are removed (continue a run with :func:`resume` instead)
+    :param callbacks: SB3 callbacks passed to ``learn`` with the run's own
+    :param progress_bar: show SB3's progress bar
+    :param verbose: 0: silent; 1: the teacher's score and where things are saved
+    :param command: the command line that started the run, recorded in ``results.json``
+    :raises RunInterrupted: a SIGINT or SIGTERM stopped training; a checkpoint was saved
+    :raises TrainingDiverged: an update went non-finite; the last good checkpoint is named
+    """
+    teacher_path = config.teacher or bundled_teacher_path()
+    env_id = config.env or teacher_env_id(teacher_path)
+    if env_id is None:
+        raise ValueError(f"No env given and none can be read from the teacher {teacher_path!r}; pass env=ENV_ID (--env).")
+    config = replace(config, env=env_id)
+    out = prepare_output_dir(out_dir or default_run_dir(config))
+    env = envs.make(env_id, config.n_envs, config.seed, normalize=config.normalize)
+    _forget_earlier_checkpoints(out, verbose)
+    suite = envs.suite_of(env_id)
+    method = METHODS[config.method]
+    teacher = load_teacher(teacher_path, best=config.best, trust_pickle=config.trust_pickle, temperature=config.temperature)
+    arguments: dict[str, Any] = {"preset": config.preset, **config.algorithm_params()}
+    student = method.algorithm(
+        suite.policy,
+        env,
+        seed=config.seed,
+        tensorboard_log=os.path.join(out, "tb"),
+        policy_kwargs=student_policy_kwargs(teacher.policy, config.student),
+        **arguments,
+    )
+    lambda_text = str(config.distill_lambda)
+    # "ratio" (QDagger) is the one λ that needs the teacher's return
+    needs_teacher_return = lambda_text == "ratio" and config.teacher_score is None
+    student.set_teacher(  # the one place the teacher's spaces are checked against the student's
+        teacher,
+        distill_lambda=0.0 if needs_teacher_return else _lambda(lambda_text, config.teacher_score),
+        kl_mode=config.kl_mode,
+        distill_loss=config.distill_loss,
+        jsd_beta=config.jsd_beta,
+        max_divergence=config.max_divergence,
+    )
+    if config.teacher_score is not None:
+        teacher_score = Score(*config.teacher_score, config.eval_episodes)
+    else:
+        with _random_state_kept():  # the student's training draws as if the teacher had never been evaluated
+            teacher_score = score(
+                student.teacher, evaluation_env(env_id, config.seed), config.eval_episodes, suite.deterministic_eval
+            )
+    if needs_teacher_return:
+        student.set_distill_lambda(schedules.parse(lambda_text, teacher_return=teacher_score.mean))
+    if verbose:
+        print(
+            f"teacher mean return over {teacher_score.episodes} episodes: {teacher_score.mean:.1f} +/- {teacher_score.std:.1f}"
+        )
+    return _train(student, config, out, teacher_path, teacher_score, None, callbacks, progress_bar, verbose, command)
+
+
+def resume(
+    run_dir: str,
+    callbacks: Sequence[BaseCallback] = (),
+    progress_bar: bool = False,
+    verbose: int = 1,
+    command: str | None = None,
+) -> RunResult:
+    """Continue the run in ``run_dir`` from its latest usable checkpoint, with the settings it was started with.
+
+    Restored: the student's weights, optimizer and statistics, the random states, λ, the learning curve and
+    the teacher (loaded again from the source the manifest names). Older run folders, whose manifests stored
+    the command line's options instead of a config, resume too.
+
+    :param run_dir: a folder :func:`distill` wrote
+    :param callbacks: SB3 callbacks passed to ``learn`` with the run's own
+    :param progress_bar: show SB3's progress bar
+    :param verbose: 0: silent; 1: what is resumed and where things are saved
+    :param command: the command line that resumed the run, recorded in ``results.json``
+    :raises CheckpointError: the folder holds no usable checkpoint
+    """
+    out = prepare_output_dir(run_dir)
+    checkpoint = latest_checkpoint(out)
+    config = run_config(checkpoint)
+    teacher_settings = checkpoint.manifest.get("teacher") or {}
+    teacher_path = teacher_settings.get("source") or config.teacher or bundled_teacher_path()
+    env_id = config.env or teacher_env_id(teacher_path)
+    if env_id is None:
+        raise ValueError(f"{checkpoint.folder} names no environment and none can be read from the teacher {teacher_path!r}.")
+    config = replace(config, env=env_id)
+    env = envs.make(env_id, config.n_envs, config.seed, normalize=config.normalize)
+    teacher_score = Score(**checkpoint.manifest["teacher_score"])
+    student = resume_student(out, env, checkpoint=checkpoint)
+    if verbose:
+        print(f"resuming {out} from {checkpoint.folder} ({student.num_timesteps} of {config.steps} timesteps)")
+    return _train(student, config, out, teacher_path, teacher_score, checkpoint, callbacks, progress_bar, verbose, command)
+
+
+def run_config(checkpoint: Checkpoint) -> DistillConfig:
+    """The config a checkpoint's run was started with (older manifests stored the command's options)."""
+    manifest = checkpoint.manifest
+    if "config" in manifest:
+        return DistillConfig.from_dict(manifest["config"])
+    if "command" in manifest:
+        return DistillConfig.from_dict(manifest["command"])
+    raise ValueError(
+        f"{checkpoint.folder} records no settings of the run (no 'config' in its manifest); it cannot be resumed."
+    )
+
+
+def default_run_dir(config: DistillConfig) -> str:
+    """``runs/distill/<env>-<method>-<student>-s<seed>`` (relative to the working directory)."""
+    env_id = config.env or "unknown-env"
+    return os.path.join("runs", "distill", f"{envs.env_slug(env_id)}-{config.method}-{config.student}-s{config.seed}")
+
+
+def _lambda(text: str, teacher_score: tuple[float, float] | None) -> schedules.DistillLambda:
+    return schedules.parse(text, teacher_return=teacher_score[0] if teacher_score is not None else None)
+
+
+@contextmanager
+def _random_state_kept() -> Iterator[None]:
+    """Restore Python's, NumPy's and torch's random states on leaving."""
+    states = random.getstate(), np.random.get_state(), th.get_rng_state()
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        th.set_rng_state(states[2])
+
+
+def _train(
+    student: DistillationAlgorithm,
+    config: DistillConfig,
+    out: str,
+    teacher_path: str,
+    teacher_score: Score,
+    checkpoint: Checkpoint | None,
+    callbacks: Sequence[BaseCallback],
+    progress_bar: bool,
+    verbose: int,
+    command: str | None,
+) -> RunResult:
+    """Train ``student`` up to ``config.steps`` with checkpoints and evaluations, then write the run's results."""
+    env_id = config.env
+    assert env_id is not None
+    suite = envs.suite_of(env_id)
+    checkpointing = Checkpointing(
+        out,
+        config.checkpoint_interval,
+        keep=config.keep_checkpoints,
+        info={
+            "config": asdict(config),
+            "teacher": {
+                "source": teacher_path,
+                "best": config.best,
+                "trust_pickle": config.trust_pickle,
+                "distill_lambda": str(config.distill_lambda),
+                "teacher_return": teacher_score.mean,
+            },
+            "teacher_score": asdict(teacher_score),
+        },
+    )
+    run_callbacks: list[BaseCallback] = [checkpointing]
+    periodic = None
+    if config.eval_every:
+        periodic = PeriodicEvaluation(
+            evaluation_env(env_id, config.seed, offset=1),
+            out,
+            config.eval_every,
+            config.eval_every_episodes or config.eval_episodes,
+            suite.deterministic_eval,
+        )
+        run_callbacks.append(periodic)
+    run_callbacks.extend(callbacks)
+    with stop_on_signals(checkpointing):
+        try:
+            student.learn(
+                max(config.steps - student.num_timesteps, 0),
+                callback=CallbackList(run_callbacks),
+                progress_bar=progress_bar,
+                tb_log_name=config.method,
+                reset_num_timesteps=checkpoint is None,
+            )
+        except TrainingDiverged as error:
+            raise TrainingDiverged(f"{error} {_last_checkpoint_text(out)}") from error
+    if checkpointing.stop_signal is not None:
+        saved = checkpointing.save()
+        name = signal.Signals(checkpointing.stop_signal).name
+        raise RunInterrupted(
+            f"{name}: stopped at {student.num_timesteps} of {config.steps} timesteps and saved {saved.folder}. "
+            f"Resume with: sb3-distill distill --resume {out} (from Python: sb3_distill.experiment.resume({out!r}))",
+            checkpointing.stop_signal,
+        )
+
+    if periodic is not None and (not periodic.rows or periodic.rows[-1]["timesteps"] < student.num_timesteps):
+        periodic.evaluate()  # the learning curve ends where training ended
+    with atomic_path(os.path.join(out, STUDENT_FILE)) as temporary:
+        student.save(temporary)
+    vec_normalize = student.get_vec_normalize_env()
+    if vec_normalize is not None:
+        with atomic_path(os.path.join(out, VECNORMALIZE_FILE)) as temporary:
+            vec_normalize.save(temporary)
+
+    training_env = vec_normalize or student.get_env()
+    assert training_env is not None
+    env = envs.frozen_copy(evaluation_env(env_id, config.seed), training_env)
+    student_score = score(student, env, config.eval_episodes, suite.deterministic_eval)
+    teacher = student.teacher
+    assert teacher is not None
+    record = {
+        "command": command,
+        "config": asdict(config),
+        "env": env_id,
+        "method": config.method,
+        "student": config.student,
+        "steps": config.steps,
+        "timesteps": student.num_timesteps,
+        "seed": config.seed,
+        "teacher": teacher.source,
+        "teacher_mean_return": teacher_score.mean,
+        "teacher_std_return": teacher_score.std,
+        "student_mean_return": student_score.mean,
+        "student_std_return": student_score.std,
+        "eval_episodes": config.eval_episodes,
+        "eval_deterministic": suite.deterministic_eval,
+        "teacher_policy_parameters": policy_parameter_count(teacher.policy),
+        "student_policy_parameters": policy_parameter_count(student.policy),
+        "student_net_arch": student.policy_kwargs.get("net_arch"),
+        "preset": config.preset,
+        "params": config.algorithm_params(),
+        "distill_lambda": repr(student.distill_lambda),
+        "kl_mode": student.kl_mode,
+        "distill_loss": student.distill_loss,
+        "resumed": checkpoint is not None,
+        "periodic_evaluation_seconds": periodic.seconds if periodic is not None else 0.0,
+    }
+    write_json_atomically(os.path.join(out, RESULTS_FILE), record)
+    if verbose:
+        print(f"student saved to {os.path.join(out, STUDENT_FILE)}; TensorBoard logs in {os.path.join(out, 'tb')}")
+    return RunResult(out, config, teacher_score, student_score, student.num_timesteps, checkpoint is not None, record)
+
+
+def _forget_earlier_checkpoints(out: str, verbose: int) -> None:
+    """A new run in a used folder starts over: an earlier run's checkpoints would be taken for its own."""
+    folder = os.path.join(out, CHECKPOINTS)
+    if os.path.isdir(folder) and os.listdir(folder):
+        shutil.rmtree(folder)
+        if verbose:
+            print(
+                f"{out} held checkpoints of an earlier run; they were removed (use --resume {out} to continue a run instead)"
+            )
+
+
+def _last_checkpoint_text(out: str) -> str:
+    checkpoint = last_good_checkpoint(out)
+    if checkpoint is None:
+        return "No checkpoint was saved before it; start the run again."
+    return (
+        f"The last good checkpoint is {checkpoint.folder} ({checkpoint.timesteps} timesteps); it was not overwritten. "
+        f"Resume from it with: sb3-distill distill --resume {out}"
+    )
