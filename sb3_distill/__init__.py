@@ -3,6 +3,7 @@
 import os
 
 from sb3_distill.common.observation_normalizer import ObservationNormalizer
+from sb3_distill.common.safe_loading import load_model
 from sb3_distill.common.teacher import ActorCriticTeacher, QValueTeacher, Teacher
 from sb3_distill.common.teacher_sources import load_teacher
 from sb3_distill.corruption import corrupt_teacher
@@ -24,5 +25,6 @@ __all__ = [
     "TeacherDistill",
     "__version__",
     "corrupt_teacher",
+    "load_model",
     "load_teacher",
 ]

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch as th
 
+from sb3_distill.common.safe_loading import load_tensors
 from sb3_distill.common.teacher import DEFAULT_Q_TEMPERATURE, Teacher, make_teacher
 from sb3_distill.common.teacher_sources import TeacherSource, load_teacher, resolve_file_source
 
@@ -64,7 +65,7 @@ def corrupt_model_file(source: str, out: str, sigma: float = PAPER_SIGMA, seed: 
     with zipfile.ZipFile(zip_path) as archive:
         if "policy.pth" not in archive.namelist():
             raise ValueError(f"{zip_path!r} is not an SB3 model zip: it has no 'policy.pth'.")
-        state = th.load(io.BytesIO(archive.read("policy.pth")), map_location="cpu", weights_only=True)
+        state = load_tensors(archive.read("policy.pth"), zip_path, "policy.pth")
         add_gaussian_noise(state.values(), sigma, seed)
         buffer = io.BytesIO()
         th.save(state, buffer)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 
 import pytest
 
@@ -34,7 +35,7 @@ def grid(tmp_path_factory):
     folder = tmp_path_factory.mktemp("grid")
     spec = folder / "tiny.yaml"
     spec.write_text(TINY)
-    assert main(["bench", str(spec), "--out", str(folder / "out")]) == 0
+    assert main(["bench", str(spec), "--out", str(folder / "out")]) == 1  # student-distill's n_steps: -1 fails
     return folder
 
 
@@ -113,32 +114,65 @@ def test_a_teacher_with_a_negative_score_reaches_its_runs(tmp_path):
 
 
 def test_a_setting_the_config_refuses_fails_the_job_not_the_grid(tmp_path, capsys):
-    """A spec value that only the run itself can check (an algorithm argument under params:) fails that job
-    with error.json, and the grid goes on with the others."""
+    """A spec value that only the run itself can check (gSDE on a discrete action space) fails that job with
+    error.json, and the grid goes on with the others; bench then exits with status 1, naming the error.json."""
     spec = tmp_path / "spec.yaml"
     spec.write_text(
         "seeds: [0]\nmethods: [ppd, ppo]\nstudents: [smaller]\nenvs:\n  CartPole-v1:\n"
         f"    teacher: {TEACHER}\n    distill_steps: 256\n    eval_episodes: 1\n    n_envs: 2\n"
-        "    params: {ppd: {kl_mode: sideways}}\n"
+        "    params: {ppd: {use_sde: true}}\n"
     )
-    assert main(["bench", str(spec), "--out", str(tmp_path / "out")]) == 0
-    printed = capsys.readouterr().out
-    assert "grid finished: 2 run, 0 already done, 1 failed" in printed
-    error = json.loads((tmp_path / "out" / "runs" / "CartPole-v1" / "original" / "ppd-smaller-s0" / "error.json").read_text())
-    assert "kl_mode" in error["error"] and "'sideways'" in error["error"]
+    assert main(["bench", str(spec), "--out", str(tmp_path / "out")]) == 1
+    printed = capsys.readouterr()
+    assert "grid finished: 2 run, 0 already done, 1 failed" in printed.out
+    path = tmp_path / "out" / "runs" / "CartPole-v1" / "original" / "ppd-smaller-s0" / "error.json"
+    error = json.loads(path.read_text())
+    assert "gSDE" in error["error"]
+    assert printed.err.strip().splitlines()[-1] == f"sb3-distill bench: 1 job failed; see {path}"
 
 
 def test_restart_skips_finished_runs(grid, capsys):
     out = grid / "out"
     done = out / "runs" / "CartPole-v1" / "original" / "ppd-smaller-s0" / "done.json"
     before = done.stat().st_mtime_ns
-    assert main(["bench", str(grid / "tiny.yaml"), "--out", str(out)]) == 0
+    assert main(["bench", str(grid / "tiny.yaml"), "--out", str(out)]) == 1  # the failed runs fail again
     printed = capsys.readouterr().out
     assert done.stat().st_mtime_ns == before
     assert "[skipped] runs/CartPole-v1/original/ppd-smaller-s0" in printed
     # 2 teachers and 3 runs kept; the 2 failed runs are tried again (and fail again)
     assert "grid finished: 0 run, 5 already done, 2 failed" in printed
     assert "[failed] runs/CartPole-v1/original/student-distill-smaller-s0" in printed
+
+
+def test_a_damaged_done_json_runs_its_job_again(grid, capsys):
+    """done.json is only a marker, written last: one cut short (damaged after the fact) does not stop a
+    restarted grid; a warning names it, and its job runs again from the start."""
+    out = grid / "out"
+    done = out / "runs" / "CartPole-v1" / "no-teacher" / "ppo-smaller-s0" / "done.json"
+    done.write_text(done.read_text()[:30])
+    with pytest.warns(UserWarning, match=re.escape(f"{done} is damaged")):
+        assert main(["bench", str(grid / "tiny.yaml"), "--out", str(out)]) == 1  # the failed runs fail again
+    printed = capsys.readouterr().out
+    assert "[done] runs/CartPole-v1/no-teacher/ppo-smaller-s0" in printed
+    assert "grid finished: 1 run, 4 already done, 2 failed" in printed
+    record = json.loads(done.read_text())
+    assert record["steps"] == 1024 and not record["resumed"]
+
+
+def test_a_bench_where_every_job_fails_exits_1(tmp_path, capsys):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "seeds: [0]\nmethods: [ppd, ppo]\nstudents: [smaller]\nenvs:\n  CartPole-v1:\n"
+        f"    teacher: {TEACHER}\n    distill_steps: 256\n    eval_episodes: 1\n    n_envs: 2\n"
+        "    params: {ppd: {use_sde: true}, ppo: {use_sde: true}}\n"
+    )
+    assert main(["bench", str(spec), "--out", str(tmp_path / "out")]) == 1
+    printed = capsys.readouterr()
+    assert "grid finished: 1 run, 0 already done, 2 failed" in printed.out  # the teacher, taken from its source
+    runs = tmp_path / "out" / "runs" / "CartPole-v1"
+    errors = [runs / "original" / "ppd-smaller-s0" / "error.json", runs / "no-teacher" / "ppo-smaller-s0" / "error.json"]
+    assert all(error.exists() for error in errors)
+    assert printed.err.strip().splitlines()[-1] == f"sb3-distill bench: 2 jobs failed; see {errors[0]}, {errors[1]}"
 
 
 def test_spec_errors_stop_before_anything_runs(tmp_path, capsys):

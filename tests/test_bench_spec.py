@@ -168,3 +168,117 @@ def test_shipped_specs_are_valid(name, tmp_path):
     jobs = plan(spec, str(tmp_path))
     assert (len(jobs.teachers), len(jobs.runs)) == (teachers, runs)
     assert all(env.distill_steps > 0 and env.teacher == "train" for env in spec.envs)
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        ("seeds: [0, 1]", "seeds: [0, 1]\nseeds: [2]", r"line 2: the key 'seeds' is given twice \(first on line 1\)"),
+        (
+            "    distill_steps: 50000\n",
+            "    distill_steps: 50000\n  CartPole-v1:\n    teacher: train\n    teacher_steps: 10\n    distill_steps: 10\n",
+            r"line 16: the key 'CartPole-v1' is given twice \(first on line 6\); YAML would keep only the last",
+        ),
+        (
+            "    eval_episodes: 10",
+            "    eval_episodes: 10\n    eval_episodes: 5",
+            r"line 11: the key 'eval_episodes' is given twice",
+        ),
+        (
+            "    params: {ppd: {learning_rate: 0.001}}",
+            "    params: {ppd: {learning_rate: 0.001, learning_rate: 0.01}}",
+            r"line 11: the key 'learning_rate' is given twice \(first on line 11\)",
+        ),
+        (
+            "    params: {ppd: {learning_rate: 0.001}}",
+            "    params:\n      ppd: {n_epochs: 4}\n      ppd: {n_epochs: 5}",
+            r"line 13: the key 'ppd' is given twice \(first on line 12\)",
+        ),
+        (
+            "    eval_episodes: 10",
+            "    eval_episodes: 10\n    teacher_params:\n      n_steps: 64\n      n_steps: 128",
+            r"line 13: the key 'n_steps' is given twice \(first on line 12\)",
+        ),
+    ],
+)
+def test_a_key_given_twice_is_refused(tmp_path, old, new, message):
+    """YAML keeps the last of two equal keys without a word: the spec refuses them, naming the second."""
+    assert old in GOOD
+    with pytest.raises(SpecError, match=message):
+        load_spec(write(tmp_path, GOOD.replace(old, new)))
+
+
+def test_a_key_given_twice_in_a_sweep_is_refused(tmp_path):
+    with pytest.raises(SpecError, match=r"line 18: the key 'n_epochs' is given twice \(first on line 17\)"):
+        load_spec(write(tmp_path, GOOD + "sweep:\n  ppd: {n_epochs: [4],\n        n_epochs: [10]}\n"))
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        (
+            "{ppd: {learning_rate: 0.001}}",
+            "{ppd: {n_epoch: 4}}",
+            r"line 11: params of ppd: unknown argument 'n_epoch' of ppd \(ProximalPolicyDistillation\); "
+            r"did you mean 'n_epochs'\?",
+        ),
+        (
+            "{ppd: {learning_rate: 0.001}}",
+            "{student-distill: {learning_rat: 0.001}}",
+            r"line 11: params of student-distill: unknown argument 'learning_rat' .*did you mean 'learning_rate'\?",
+        ),
+        ("{ppd: {learning_rate: 0.001}}", "{ppd: {seed: 3}}", r"line 11: params of ppd: 'seed' is set by the grid"),
+        (
+            "{ppd: {learning_rate: 0.001}}",
+            "{ppd: {distill_lambda: 2}}",
+            r"line 11: params of ppd: 'distill_lambda' is set by the grid .*sweep 'lambda' under sweep:",
+        ),
+        ("{ppd: {learning_rate: 0.001}}", "{ppo: {tensorboard_log: tb}}", r"line 11: params of ppo: 'tensorboard_log' is set"),
+        (
+            "{ppd: {learning_rate: 0.001}}",
+            "{ppd: {learning_rate: 0.001}}\n    teacher_params: {n_step: 64}",
+            r"line 12: teacher_params of CartPole-v1: unknown argument 'n_step' of the teacher \(PPO\); "
+            r"did you mean 'n_steps'\?",
+        ),
+        (
+            "{ppd: {learning_rate: 0.001}}",
+            "{ppd: {learning_rate: 0.001}}\n    teacher_params: {seed: 1}",
+            r"line 12: teacher_params of CartPole-v1: 'seed' is set by the grid when it trains a teacher",
+        ),
+    ],
+)
+def test_algorithm_arguments_are_checked_against_the_signature(tmp_path, old, new, message):
+    assert old in GOOD
+    with pytest.raises(SpecError, match=message):
+        load_spec(write(tmp_path, GOOD.replace(old, new)))
+
+
+@pytest.mark.parametrize(
+    "sweep, message",
+    [
+        (
+            "sweep:\n  ppd:\n    lambda: [1, 2]\n    n_epoch: [4, 10]\n",
+            r"line 19: the sweep of ppd: unknown argument 'n_epoch' of ppd \(ProximalPolicyDistillation\); "
+            r"did you mean 'n_epochs'\?",
+        ),
+        (
+            "sweep:\n  ppd: {distill_lambda: [1, 2]}\n",
+            r"line 17: the sweep of ppd: 'distill_lambda' is set by the grid .*sweep 'lambda' under sweep:",
+        ),
+        ("sweep:\n  ppd: {policy: [MlpPolicy]}\n", r"line 17: the sweep of ppd: 'policy' is set by the grid"),
+    ],
+)
+def test_swept_argument_names_are_checked_against_the_signature(tmp_path, sweep, message):
+    with pytest.raises(SpecError, match=message):
+        load_spec(write(tmp_path, GOOD + sweep))
+
+
+def test_known_arguments_pass(tmp_path):
+    params = (
+        "    params: {ppd: {learning_rate: 0.001}, ppo: {target_kl: 0.02}}\n"
+        "    teacher_params: {n_steps: 64, policy_kwargs: {net_arch: [32]}}"
+    )
+    sweep = "sweep:\n  ppd: {lambda: [1], preset: [null], n_epochs: [4]}\n"
+    spec = load_spec(write(tmp_path, GOOD.replace("    params: {ppd: {learning_rate: 0.001}}", params) + sweep))
+    assert spec.envs[0].params["ppo"] == {"target_kl": 0.02} and spec.envs[0].teacher_params["n_steps"] == 64
+    assert spec.settings("ppd") == ((("lambda", 1), ("n_epochs", 4), ("preset", None)),)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -126,3 +127,40 @@ def test_returns_at_refuses_steps_it_cannot_read(tmp_path, capsys, text):
     with pytest.raises(SystemExit):
         main(["report", str(tmp_path), "--at", text])
     assert "expected" in capsys.readouterr().err and not (tmp_path / "report.md").exists()
+
+
+@pytest.mark.parametrize(
+    "damage, problem",
+    [
+        ("1100,3", r"line 12: damaged row '1100,3': it has no line end \(a write cut short\)"),  # a write cut mid-row
+        ("1100\n", r"line 12: damaged row '1100': 1 values where the header has 2"),
+        ("1100,abc\n", r"line 12: damaged row '1100,abc': mean_return is 'abc', not a number"),
+        ("1100,3,7\n", r"line 12: damaged row '1100,3,7': 3 values where the header has 2"),
+    ],
+)
+def test_a_damaged_evaluations_csv_is_refused_naming_the_file_and_line(tmp_path, capsys, damage, problem):
+    """A row cut short must never be read as a return: the report stops, naming the file and the line."""
+    make_grid(tmp_path)
+    path = tmp_path / "runs" / "CartPole-v1" / "original" / "ppd-smaller-s0" / "evaluations.csv"
+    with open(path, "a") as file:
+        file.write(damage)
+    assert main(["report", str(tmp_path), "--reps", "50"]) == 2
+    assert re.search(re.escape(f"error: {path}, ") + problem, capsys.readouterr().err)
+    assert not (tmp_path / "report.md").exists()
+
+
+@pytest.mark.parametrize(
+    "damage, problem",
+    [
+        (lambda text: text[:25], r"is damaged: line 1: .*\(it ends early: a write cut short\?\)"),
+        (lambda text: "[]", r"is damaged: expected a JSON object, got list"),
+        (lambda text: text.replace('"steps"', '"step"'), r"is damaged: it lacks 'steps'"),
+        (lambda text: text.replace('"seed": 0', '"seed": "zero"'), r"is damaged: invalid literal for int\(\)"),
+    ],
+)
+def test_a_damaged_done_json_is_refused_naming_the_file(tmp_path, capsys, damage, problem):
+    make_grid(tmp_path)
+    path = tmp_path / "runs" / "CartPole-v1" / "original" / "ppd-smaller-s0" / "done.json"
+    path.write_text(damage(path.read_text()))
+    assert main(["report", str(tmp_path), "--reps", "50"]) == 2
+    assert re.search(re.escape(f"error: {path} ") + problem, capsys.readouterr().err)

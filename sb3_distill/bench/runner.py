@@ -1,22 +1,24 @@
 """Run one job of the grid into its folder. A finished job is marked by ``done.json``, written last and
 atomically, so a grid that restarts skips it; a job that fails records ``error.json`` and the grid goes on.
 A distillation run that was killed resumes from its latest checkpoint; any other unfinished job starts over.
+A ``done.json`` that cannot be read (damaged after the fact: it is written atomically) marks no finished
+job: a warning names it, and the job runs again from the start.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import time
 import traceback
+import warnings
 from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
 
 from sb3_distill.bench.plan import DistillJob, TeacherJob
-from sb3_distill.common.atomic_files import write_json_atomically
+from sb3_distill.common.atomic_files import DamagedRecord, read_json_record, write_json_atomically
 from sb3_distill.experiment import CorruptionConfig, DistillConfig, TeacherConfig, corrupt, distill, resume, train_teacher
 from sb3_distill.envs import env_slug
 from sb3_distill.runs import RunInterrupted, last_good_checkpoint
@@ -26,15 +28,29 @@ ERROR = "error.json"
 
 
 def is_done(folder: str) -> bool:
-    return os.path.exists(os.path.join(folder, DONE))
+    """Whether the job of ``folder`` finished: its ``done.json`` is there and readable (see :func:`read_done`)."""
+    return read_done(folder) is not None
+
+
+def read_done(folder: str) -> dict[str, Any] | None:
+    """The record in ``folder``'s ``done.json``; ``None`` when there is none, or when it is damaged (a
+    warning names the file: the job counts as not finished)."""
+    try:
+        return read_json_record(os.path.join(folder, DONE))
+    except FileNotFoundError:
+        return None
+    except DamagedRecord as damaged:
+        warnings.warn(f"{damaged} The job is not counted as finished and runs again.", stacklevel=2)
+        return None
 
 
 def run_job(job: TeacherJob | DistillJob) -> dict[str, Any]:
     """Run ``job`` unless it finished before; return its record (``status``: done, skipped or failed)."""
-    if is_done(job.folder):
-        with open(os.path.join(job.folder, DONE)) as file:
-            return {**json.load(file), "status": "skipped"}
-    resumable = isinstance(job, DistillJob) and _can_resume(job.folder)
+    done = read_done(job.folder)
+    if done is not None:
+        return {**done, "status": "skipped"}
+    damaged = os.path.exists(os.path.join(job.folder, DONE))  # read_done warned; a resume would not run it again
+    resumable = isinstance(job, DistillJob) and not damaged and _can_resume(job.folder)
     if os.path.exists(job.folder) and not resumable:  # the remains of an interrupted or failed attempt
         shutil.rmtree(job.folder)
     os.makedirs(job.folder, exist_ok=True)
@@ -94,8 +110,7 @@ def _run_teacher(job: TeacherJob) -> dict[str, Any]:
 
 
 def _teacher_source(folder: str) -> str:
-    with open(os.path.join(folder, DONE)) as file:
-        return json.load(file)["teacher"]
+    return str(read_json_record(os.path.join(folder, DONE), required=("teacher",))["teacher"])
 
 
 def _measured_teacher_score(job: DistillJob) -> tuple[float, float] | None:
@@ -107,8 +122,9 @@ def _measured_teacher_score(job: DistillJob) -> tuple[float, float] | None:
     if job.variant.sigma > 0:
         return None
     try:
-        with open(os.path.join(job.teacher_folder, "config.json")) as file:
-            config = json.load(file)
+        config = read_json_record(
+            os.path.join(job.teacher_folder, "config.json"), required=("eval_mean_return", "eval_std_return")
+        )
     except FileNotFoundError:  # a teacher given as a source
         return None
     if config.get("seed") != job.seed or config.get("eval_episodes") != job.env.eval_episodes:

@@ -1,6 +1,9 @@
 """Benchmark specs: YAML files naming environments, methods, student sizes, seeds and teacher variants.
 
-Every value is checked before anything runs, and an error names the line of the spec it comes from::
+Every value is checked before anything runs, and an error names the line of the spec it comes from: a
+key given twice (YAML would keep the last without a word), an algorithm argument that the method's (or,
+under ``teacher_params``, PPO's) constructor does not take, with the closest name it does, and an
+argument that the grid sets itself for each run::
 
     seeds: [0, 1]                       # teacher seed i is distilled with student seed i
     methods: [ppd, student-distill, teacher-distill, ppo]   # ppo: the no-teacher baseline
@@ -23,15 +26,18 @@ Every value is checked before anything runs, and an error names the line of the 
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import itertools
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from stable_baselines3 import PPO
 
 from sb3_distill.experiment.methods import METHODS as METHOD_REGISTRY
-from sb3_distill.experiment.methods import PRESETS
+from sb3_distill.experiment.methods import PRESETS, RUN_ARGUMENTS
 from sb3_distill.envs import check_env_id
 from sb3_distill.student_sizes import STUDENT_SIZES
 
@@ -50,6 +56,20 @@ ENV_KEYS = (
     "curve_points",
     "curve_episodes",
 )
+
+
+#: Sweep axes that are settings of a run rather than algorithm arguments (see ``plan.RUN_SETTINGS``).
+SWEEP_SETTINGS = ("lambda", "preset")
+#: How a spec gives what a run would otherwise take as an algorithm argument, where it can.
+GRID_WAYS = {
+    "distill_lambda": "sweep 'lambda' under sweep: instead",
+    "preset": "sweep 'preset' under sweep: instead",
+    "env": "name environments under envs: instead",
+    "seed": "list them under seeds: instead",
+    "teacher": "give an environment's teacher: instead",
+}
+#: PPO arguments that the grid's teacher training sets itself.
+TEACHER_RUN_ARGUMENTS = ("policy", "env", "seed", "tensorboard_log", "_init_setup_model")
 
 
 class SpecError(ValueError):
@@ -156,9 +176,69 @@ class _Reader:
             raise self.error(node, f"{what} must be an integer >= {minimum}, got {value!r}.")
         return value
 
+    def key(self, node: yaml.Node) -> Any:
+        """A mapping key as YAML reads it (``1`` and ``1.0`` are one key), hashable."""
+        try:
+            value = self.value(node)
+            hash(value)
+        except (yaml.YAMLError, TypeError):
+            return (node.tag, yaml.serialize(node))
+        return value
+
+    def refuse_duplicates(self, node: yaml.Node, seen: set[int]) -> None:
+        """Raise at the second occurrence of a key given twice in one mapping, anywhere under ``node``."""
+        if id(node) in seen:  # an alias to a node already checked
+            return
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[Any, yaml.Node] = {}
+            for key, value in node.value:
+                if key.tag != "tag:yaml.org,2002:merge":
+                    name = self.key(key)
+                    if name in first:
+                        raise self.error(
+                            key,
+                            f"the key {key.value!r} is given twice (first on line {first[name].start_mark.line + 1}); "
+                            "YAML would keep only the last. Remove one.",
+                        )
+                    first[name] = key
+                self.refuse_duplicates(key, seen)
+                self.refuse_duplicates(value, seen)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                self.refuse_duplicates(item, seen)
+
+    def argument(self, method: str, name: str, value: Any, node: yaml.Node, where: str) -> None:
+        """Refuse an argument that ``method``'s algorithm does not take, one the grid sets, or (where the
+        algorithm can tell from its signature) a value of the wrong kind."""
+        if name in RUN_ARGUMENTS:
+            way = GRID_WAYS.get(name)
+            raise self.error(
+                node, f"{where}: {name!r} is set by the grid for each run, not by the spec" + (f"; {way}." if way else ".")
+            )
+        try:
+            METHOD_REGISTRY[method].check_arguments({name: value}, where=where)
+        except ValueError as problem:
+            raise self.error(node, str(problem)) from None
+
+    def teacher_argument(self, name: str, node: yaml.Node, where: str) -> None:
+        """Refuse a PPO argument of the teacher that PPO does not take, or one the grid sets."""
+        if name in TEACHER_RUN_ARGUMENTS:
+            way = GRID_WAYS.get(name)
+            raise self.error(
+                node, f"{where}: {name!r} is set by the grid when it trains a teacher" + (f"; {way}." if way else ".")
+            )
+        taken = inspect.signature(PPO.__init__).parameters
+        known = [known for known in taken if known not in ("self", *TEACHER_RUN_ARGUMENTS)]
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"expected one of {sorted(known)}."
+            raise self.error(node, f"{where}: unknown argument {name!r} of the teacher (PPO); {hint}")
+
     def spec(self, root: yaml.Node | None) -> BenchSpec:
         if root is None:
             raise SpecError(f"{self.path}: the spec is empty.")
+        self.refuse_duplicates(root, set())
         top = self.mapping(root, "The spec")
         for name, (key, _) in top.items():
             if name not in TOP_LEVEL_KEYS:
@@ -197,6 +277,9 @@ class _Reader:
                     raise self.error(name_key, f"{name!r} is not an algorithm argument name.")
                 if name == "lambda" and method == "ppo":
                     raise self.error(name_key, "the ppo baseline has λ = 0 by definition; sweep λ of ppd instead.")
+                where = f"the sweep of {method}"
+                if name not in SWEEP_SETTINGS:
+                    self.argument(method, name, None, name_key, where)
                 values = self.sequence(values_node)
                 if not values:
                     raise self.error(values_node, f"the sweep of {method} gives no values for {name}.")
@@ -211,6 +294,8 @@ class _Reader:
                             parse(str(value), teacher_return=1.0)
                         except ValueError as problem:
                             raise self.error(value_node, str(problem)) from problem
+                    elif name != "preset":
+                        self.argument(method, name, value, value_node, where)
                 if len({repr(value) for _, value in values}) != len(values):
                     raise self.error(values_node, f"the sweep of {method} repeats a value of {name}.")
                 axes.append([(name, value) for _, value in values])
@@ -281,12 +366,19 @@ class _Reader:
                 settings["curve_points"][1], f"curve_points ({curve_points}) exceeds distill_steps ({distill_steps})."
             )
         teacher_params = self.dictionary(settings, "teacher_params")
+        if teacher_params:
+            for name, (name_key, _) in self.mapping(settings["teacher_params"][1], "teacher_params").items():
+                self.teacher_argument(name, name_key, f"teacher_params of {env_id}")
         params = self.dictionary(settings, "params")
-        for method, (method_key, _) in (self.mapping(settings["params"][1], "params") if "params" in settings else {}).items():
+        for method, (method_key, method_node) in (
+            self.mapping(settings["params"][1], "params") if "params" in settings else {}
+        ).items():
             if method not in METHODS:
                 raise self.error(method_key, f"params for unknown method {method!r}; expected one of {METHODS}.")
             if not isinstance(params[method], dict):
                 raise self.error(method_key, f"params of {method} must be a mapping of algorithm arguments.")
+            for name, (name_key, value_node) in self.mapping(method_node, f"params of {method}").items():
+                self.argument(method, name, self.value(value_node), name_key, f"params of {method}")
         return EnvSpec(
             env_id,
             teacher,

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from sb3_distill.bench import run_grid
+from sb3_distill.bench.runner import ERROR
 from sb3_distill.bench.spec import resolve_spec
 
 
@@ -16,12 +19,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ray-address", default=None, help="address of a running Ray cluster (default: start a local one)")
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(args: argparse.Namespace) -> int:
+    """Run the grid; the exit status: 0 when every job finished, 1 when any failed (each has its error.json)."""
+    failed: list[str] = []
+
     def report(record: dict) -> None:
         status = record["status"]
         detail = f" ({record['error']})" if status == "failed" else ""
+        if status == "failed":
+            failed.append(os.path.join(args.out, record["key"], ERROR))
         print(f"[{status}] {record['key']}{detail}", flush=True)
 
     counts = run_grid(resolve_spec(args.spec), args.out, args.backend, args.workers, args.ray_address, report)
     print(f"grid finished: {counts['done']} run, {counts['skipped']} already done, {counts['failed']} failed")
-    return counts
+    if failed:
+        jobs = "1 job" if len(failed) == 1 else f"{len(failed)} jobs"
+        print(f"sb3-distill bench: {jobs} failed; see {', '.join(failed)}", file=sys.stderr, flush=True)
+        return 1
+    return 0

@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="path of the corrupted .zip")
     parser.add_argument("--best", action="store_true", help="RL Zoo folder: corrupt best_model.zip")
     parser.add_argument("--env", help="Gymnasium id, to evaluate both teachers (default: read from the teacher)")
-    parser.add_argument("--eval-episodes", type=int, default=20)
+    parser.add_argument("--eval-episodes", type=int, default=20, help="episodes of each evaluation")
     parser.add_argument("--trust-pickle", action="store_true", help="read teacher files without the allow-list")
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 
 from sb3_distill.cli.hyperparams import parse_params
 from sb3_distill.common.losses import KL_MODES, LOSSES
-from sb3_distill.experiment import METHODS, PRESETS, DistillConfig, RunResult, distill, resume
+from sb3_distill.experiment import METHODS, PRESETS, DistillConfig, RunResult, distill, resume, stored_config
 from sb3_distill.student_sizes import STUDENT_SIZES
 from sb3_distill.teachers import DEFAULT_ENV
 
@@ -29,9 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--student", choices=STUDENT_SIZES, default=DEFAULTS.student, help="student size relative to the teacher"
     )
     parser.add_argument("--steps", type=int, default=DEFAULTS.steps, help="environment steps of distillation")
-    parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="seed of the student and its environments")
     parser.add_argument("--out", help="run folder (default: runs/distill/<env>-<method>-<student>-s<seed>)")
-    parser.add_argument("--n-envs", type=int, default=DEFAULTS.n_envs)
+    parser.add_argument("--n-envs", type=int, default=DEFAULTS.n_envs, help="parallel environments")
     parser.add_argument(
         "--lambda",
         dest="distill_lambda",
@@ -93,6 +94,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULTS.max_divergence,
         help="stop when a minibatch's distillation term exceeds this (a KL in nats); a NaN loss always stops",
     )
+    parser.add_argument("--device", default="auto", help="torch device of the student and the teacher, e.g. cpu, cuda")
+    parser.add_argument("--tensorboard-log", metavar="DIR", help="TensorBoard folder (default: tb/ in the run folder)")
     parser.add_argument(
         "--resume",
         metavar="RUN_DIR",
@@ -133,11 +136,74 @@ def config_from_args(args: argparse.Namespace) -> DistillConfig:
 def run(args: argparse.Namespace) -> dict:
     progress = not args.no_progress
     if args.resume is not None:
-        result = resume(args.resume, progress_bar=progress, command=args.command_line)
+        _refuse_changes_on_resume(args)
+        result = resume(
+            args.resume,
+            progress_bar=progress,
+            command=args.command_line,
+            device=args.device,
+            tensorboard_log=args.tensorboard_log,
+            trust_pickle=args.trust_pickle,
+        )
     else:
-        result = distill(config_from_args(args), args.out, progress_bar=progress, command=args.command_line)
+        result = distill(
+            config_from_args(args),
+            args.out,
+            progress_bar=progress,
+            command=args.command_line,
+            device=args.device,
+            tensorboard_log=args.tensorboard_log,
+        )
     print(table(result))
     return dict(result.record)
+
+
+#: Options that may come with --resume: they choose how the run is shown, not what it does.
+_RESUME_OPTIONS = ("resume", "no_progress", "device", "tensorboard_log", "trust_pickle")
+
+
+def given_options(argv: list[str]) -> dict[str, object]:
+    """The options ``argv`` (``distill ...``) gives explicitly, by destination, without the defaults."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    unset = object()
+    namespace = argparse.Namespace(**{action.dest: unset for action in parser._actions})
+    given = parser.parse_args(argv[1:], namespace=namespace)
+    return {name: value for name, value in vars(given).items() if value is not unset}
+
+
+def _refuse_changes_on_resume(args: argparse.Namespace) -> None:
+    """--resume continues a run with its own settings: an option that would change them is an error, not ignored."""
+    given = {name: value for name, value in given_options(getattr(args, "argv", [])).items() if name not in _RESUME_OPTIONS}
+    if not given:
+        return
+    stored = stored_config(args.resume)
+    conflicts = []
+    for name, value in given.items():
+        if name == "out":
+            if os.path.abspath(str(value)) != os.path.abspath(args.resume):
+                conflicts.append(f"--out {value} (the run's folder is {args.resume})")
+            continue
+        field, wanted = _as_setting(name, value)
+        if field == "teacher" and wanted is not None and stored.teacher is not None:
+            wanted = os.path.abspath(str(wanted)) if not str(wanted).startswith("hf://") else wanted
+        if DistillConfig.from_dict({**stored.to_dict(), field: wanted}) != stored:
+            option = "--param" if name == "param" else f"--{name.replace('_', '-')}"
+            conflicts.append(f"{option} (the run has {field}={getattr(stored, field)!r})")
+    if conflicts:
+        raise ValueError(
+            f"--resume continues {args.resume} with the settings it was started with; "
+            f"{', '.join(conflicts)} would change them. Drop those options, or start a new run in another --out."
+        )
+
+
+def _as_setting(name: str, value: object) -> tuple[str, object]:
+    """A command-line option's destination and value as the config's field and value."""
+    if name == "param":
+        return "params", parse_params(value)  # type: ignore[arg-type]
+    if name == "teacher_score":
+        return "teacher_score", parse_score(str(value))
+    return name, value
 
 
 def parse_score(text: str) -> tuple[float, float]:

@@ -6,6 +6,7 @@ import argparse
 import shlex
 import sys
 
+from sb3_distill import __version__
 from sb3_distill.cli import bench, corrupt, distill, info, report, train_teacher
 from sb3_distill.runs import RunInterrupted
 
@@ -19,28 +20,46 @@ COMMANDS = {
 }
 
 
+class _DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Help that shows each option's default, unless it has none worth showing or says it already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        nothing = action.default is None or action.default is False or action.default == argparse.SUPPRESS
+        shown = "default" in text or nothing or not action.option_strings
+        return text if shown else f"{text} (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sb3-distill", description="Policy distillation for stable-baselines3.")
+    parser.add_argument("--version", action="version", version=f"sb3-distill {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name, (module, help_text) in COMMANDS.items():
-        module.add_arguments(subparsers.add_parser(name, help=help_text, description=help_text))
+        module.add_arguments(
+            subparsers.add_parser(name, help=help_text, description=help_text, formatter_class=_DefaultsHelpFormatter)
+        )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if not argv:  # the command alone: what it can do, not a usage error
+        build_parser().print_help()
+        return 0
     args = build_parser().parse_args(argv)
     args.command_line = "sb3-distill " + shlex.join(argv)
+    args.argv = argv
     module, _ = COMMANDS[args.command]
     try:
-        module.run(args)
+        status = module.run(args)
     except RunInterrupted as stop:
         print(f"sb3-distill {args.command}: {stop}", file=sys.stderr)
         return stop.exit_code
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as error:
+    except (ValueError, TypeError, FileNotFoundError, RuntimeError, ImportError) as error:
         print(f"sb3-distill {args.command}: error: {_in_option_terms(error)}", file=sys.stderr)
         return 2
-    return 0
+    # A command's run returns what it made (a record, a path), or an int: its exit status (bench: 1 when a job failed).
+    return status if isinstance(status, int) and not isinstance(status, bool) else 0
 
 
 #: Config settings whose command-line option is not ``--`` + the name with dashes.

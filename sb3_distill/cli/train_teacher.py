@@ -17,8 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="train behind VecNormalize (default: the suite's convention, e.g. on for MuJoCo; see docs/guide/environments.md)",
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-envs", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0, help="seed of training and its environments")
+    parser.add_argument("--n-envs", type=int, default=8, help="parallel environments")
     parser.add_argument("--policy", default=None, help="SB3 policy name (default: the suite's, MlpPolicy or CnnPolicy)")
     parser.add_argument(
         "--net-arch",
@@ -26,8 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Atari, MinAtar and Procgen; SB3's 64,64 otherwise)",
     )
     parser.add_argument("--param", nargs="*", metavar="KEY=VALUE", help="PPO arguments, e.g. n_steps=64 gamma=0.98")
-    parser.add_argument("--eval-episodes", type=int, default=20)
+    parser.add_argument("--eval-episodes", type=int, default=20, help="episodes of each evaluation")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--device", default="auto", help="torch device of training, e.g. cpu, cuda")
+    parser.add_argument("--tensorboard-log", metavar="DIR", help="TensorBoard folder (default: tb/ in --out)")
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -43,4 +45,11 @@ def run(args: argparse.Namespace) -> dict:
         params=parse_params(args.param),
         eval_episodes=args.eval_episodes,
     )
-    return train_teacher(config, args.out, progress_bar=not args.no_progress, command=args.command_line).record
+    return train_teacher(
+        config,
+        args.out,
+        progress_bar=not args.no_progress,
+        command=args.command_line,
+        device=args.device,
+        tensorboard_log=args.tensorboard_log,
+    ).record

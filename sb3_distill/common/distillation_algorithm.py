@@ -17,7 +17,7 @@ from sb3_distill.common.losses import DistillationLoss, check_distill_loss, chec
 from sb3_distill.common.teacher import DEFAULT_Q_TEMPERATURE, TeacherNormalization
 from sb3_distill.common.teacher_rollouts import TeacherLabelledRollouts
 from sb3_distill.common.teacher_sources import TeacherSource, load_teacher
-from sb3_distill.common.training_guard import DEFAULT_MAX_DIVERGENCE, check_max_divergence
+from sb3_distill.common.training_guard import DEFAULT_MAX_DIVERGENCE, check_max_divergence, non_finite_parameters
 from sb3_distill.schedules import DistillLambda, check_distill_lambda, value_at
 
 __all__ = ["DistillLambda", "DistillationAlgorithm", "TeacherSource"]
@@ -122,6 +122,12 @@ class DistillationAlgorithm(TeacherLabelledRollouts):
             temperature=temperature,
         )
         check_teacher_fits(teacher.observation_space, teacher.action_space, self.observation_space, self.action_space)
+        broken = non_finite_parameters(teacher.policy.named_parameters())
+        if broken:
+            raise ValueError(
+                f"The teacher's weights {broken} hold NaN or infinite values, so it cannot teach; check the file it was "
+                "loaded from (a teacher saved after its training diverged)."
+            )
         loss = DistillationLoss.for_teacher(
             teacher, self.action_space, bool(self.policy.squash_output), kl_mode, distill_loss, jsd_beta
         )

@@ -82,7 +82,11 @@ def make(
             from sb3_distill.envs.minatar import ChannelsFirst
 
             wrapper_class = ChannelsFirst
-        env = make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs or None, wrapper_class=wrapper_class)
+        try:
+            env = make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs or None, wrapper_class=wrapper_class)
+        except gym.error.DependencyNotInstalled as error:
+            extra = "pip install 'sb3-distill[mujoco]'" if suite.name == "mujoco" else "install what it names"
+            raise ImportError(f"{env_id} cannot be made here: {error} ({extra}).") from None
     if normalize is None:
         normalize = suite.normalize_obs or suite.normalize_reward
     if not normalize:

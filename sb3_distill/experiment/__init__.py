@@ -15,7 +15,15 @@ so :func:`resume` needs nothing but the folder.
 
 from sb3_distill.experiment.configs import ConfigError, CorruptionConfig, DistillConfig, TeacherConfig, parse_params
 from sb3_distill.experiment.corruption_run import CorruptionResult, corrupt
-from sb3_distill.experiment.distillation_run import RunResult, default_run_dir, distill, resume, run_config
+from sb3_distill.experiment.distillation_run import (
+    RunResult,
+    default_run_dir,
+    distill,
+    read_result,
+    resume,
+    run_config,
+    stored_config,
+)
 from sb3_distill.evaluation import EVAL_SEED_OFFSET, Score, evaluation_env, score
 from sb3_distill.experiment.methods import METHODS, PRESETS, Method, get_method, method_params
 from sb3_distill.experiment.teacher_run import TeacherResult, train_teacher
@@ -40,8 +48,10 @@ __all__ = [
     "get_method",
     "method_params",
     "parse_params",
+    "read_result",
     "resume",
     "run_config",
     "score",
+    "stored_config",
     "train_teacher",
 ]

@@ -9,6 +9,7 @@ reads that back, and also the older manifests that stored the command line's opt
 from __future__ import annotations
 
 import ast
+import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -19,7 +20,7 @@ from sb3_distill.common.losses import LOSSES, check_distill_loss, check_jsd_beta
 from sb3_distill.common.teacher import DEFAULT_Q_TEMPERATURE
 from sb3_distill.common.training_guard import DEFAULT_MAX_DIVERGENCE, check_max_divergence
 from sb3_distill.corruption import PAPER_SIGMA
-from sb3_distill.experiment.methods import METHODS, PRESETS
+from sb3_distill.experiment.methods import METHODS, PRESETS, is_zoo_schedule, zoo_schedule
 from sb3_distill.student_sizes import STUDENT_SIZES
 
 
@@ -83,6 +84,13 @@ def parse_params(items: Iterable[str] | None) -> dict[str, Any]:
 def _params(name: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping) or not all(isinstance(key, str) and key.isidentifier() for key in value):
         raise ConfigError(f"{name} must be a mapping of algorithm argument names to values, got {value!r}.", name)
+    try:
+        json.dumps(dict(value), allow_nan=False)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{name} must hold plain values (numbers, text, lists, mappings) that the run folder can record, got {value!r}.",
+            name,
+        ) from None
     return dict(value)
 
 
@@ -180,6 +188,10 @@ class DistillConfig:
         if self.preset is not None:
             _choice("preset", self.preset, PRESETS)
         put("params", _params("params", self.params))
+        try:
+            METHODS[self.method].check_arguments(self.params)
+        except ValueError as error:
+            raise ConfigError(str(error), "params") from None
         check_max_divergence(self.max_divergence)
         if self.teacher_score is not None:
             put("teacher_score", _score_pair(self.teacher_score))
@@ -195,8 +207,16 @@ class DistillConfig:
         return max(self.steps // 10, 1) if self.checkpoint_every is None else self.checkpoint_every
 
     def algorithm_params(self) -> dict[str, Any]:
-        """The algorithm's arguments: the method's defaults (or preset), with ``params`` on top."""
+        """The algorithm's arguments: the method's defaults (or preset), with ``params`` on top (as recorded:
+        an RL Zoo schedule is still its text, ``lin_3e-4``)."""
         return {**METHODS[self.method].params(self.preset), **self.params}
+
+    def algorithm_arguments(self) -> dict[str, Any]:
+        """:meth:`algorithm_params` as the algorithm takes them: ``lin_<start>`` becomes SB3's linear schedule."""
+        return {
+            name: zoo_schedule(value) if isinstance(value, str) and is_zoo_schedule(value) else value
+            for name, value in self.algorithm_params().items()
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

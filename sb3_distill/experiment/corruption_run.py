@@ -34,6 +34,12 @@ def corrupt(config: CorruptionConfig, out_path: str, verbose: int = 1, command: 
     :param verbose: 0: silent; 1: where it was written and both scores
     :param command: the command line, recorded in ``config.json``
     """
+    record_path = os.path.join(os.path.dirname(os.path.abspath(out_path)), CONFIG_FILE)
+    if _describes_another_teacher(record_path):
+        raise ValueError(
+            f"{record_path} describes another teacher (how it was trained and its score), and the corrupted copy's "
+            f"record would replace it; write the copy to a folder of its own (--out DIR/{os.path.basename(out_path)})."
+        )
     out = corrupt_model_file(config.teacher, out_path, config.sigma, config.seed, best=config.best)
     env_id = config.env or teacher_env_id(config.teacher)
     record: dict[str, Any] = {
@@ -57,6 +63,18 @@ def corrupt(config: CorruptionConfig, out_path: str, verbose: int = 1, command: 
                     f"{name} teacher mean return over {config.eval_episodes} episodes: "
                     f"{scores[name].mean:.1f} +/- {scores[name].std:.1f}"
                 )
-    with open(os.path.join(os.path.dirname(os.path.abspath(out)), CONFIG_FILE), "w") as file:
+    with open(record_path, "w") as file:
         json.dump(record, file, indent=2)
     return CorruptionResult(out, scores.get("original"), scores.get("corrupted"), record)
+
+
+def _describes_another_teacher(record_path: str) -> bool:
+    """Whether ``record_path`` is a teacher's record other than an earlier corrupted copy's (which is replaced)."""
+    try:
+        with open(record_path) as file:
+            record = json.load(file)
+    except FileNotFoundError:
+        return False
+    except ValueError:
+        return True  # unreadable: not ours to overwrite
+    return not (isinstance(record, dict) and "corrupted_from" in record)

@@ -15,6 +15,8 @@ settings it was started with. A SIGINT or SIGTERM during training saves a checkp
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import random
 import shutil
@@ -27,16 +29,17 @@ from typing import Any
 import numpy as np
 import torch as th
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+from tqdm import tqdm
 
 from sb3_distill import envs, schedules
 from sb3_distill.common.atomic_files import atomic_path, write_json_atomically
 from sb3_distill.common.distillation_algorithm import DistillationAlgorithm
-from sb3_distill.common.teacher_sources import load_teacher, teacher_env_id
+from sb3_distill.common.teacher_sources import HUB_PREFIX, load_teacher, teacher_env_id
 from sb3_distill.common.training_guard import TrainingDiverged
-from sb3_distill.experiment.configs import DistillConfig
+from sb3_distill.experiment.configs import ConfigError, DistillConfig
 from sb3_distill.evaluation import Score, evaluation_env, score
 from sb3_distill.experiment.methods import METHODS
-from sb3_distill.experiment.run_folder import prepare_output_dir
+from sb3_distill.experiment.run_folder import RunFolder
 from sb3_distill.runs import (
     Checkpointing,
     PeriodicEvaluation,
@@ -88,6 +91,8 @@ def distill(
     progress_bar: bool = False,
     verbose: int = 1,
     command: str | None = None,
+    device: str = "auto",
+    tensorboard_log: str | None = None,
 ) -> RunResult:
     """Run ``config`` into ``out_dir``: distil, checkpoint, evaluate, and write the run folder.
 
@@ -98,29 +103,56 @@ def distill(
     :param progress_bar: show SB3's progress bar
     :param verbose: 0: silent; 1: the teacher's score and where things are saved
     :param command: the command line that started the run, recorded in ``results.json``
+    :param device: the torch device of the student and the teacher (``auto``: CUDA when available)
+    :param tensorboard_log: the TensorBoard folder; ``None``: ``tb/`` in the run folder
     :raises RunInterrupted: a SIGINT or SIGTERM stopped training; a checkpoint was saved
     :raises TrainingDiverged: an update went non-finite; the last good checkpoint is named
     """
-    teacher_path = config.teacher or bundled_teacher_path()
+    teacher_path = _teacher_path(config.teacher)
     env_id = config.env or teacher_env_id(teacher_path)
     if env_id is None:
         raise ValueError(f"No env given and none can be read from the teacher {teacher_path!r}; pass env=ENV_ID (--env).")
-    config = replace(config, env=env_id)
-    out = prepare_output_dir(out_dir or default_run_dir(config))
+    # stored resolved, so that the run resumes from any working directory
+    config = replace(config, env=env_id, teacher=None if config.teacher is None else teacher_path)
+    folder = RunFolder(out_dir or default_run_dir(config))
+    try:  # everything that can refuse the run, before anything of an earlier run in the folder is touched
+        tensorboard = tensorboard_log or os.path.join(folder.path, "tb")
+        student, teacher_score = _new_student(config, teacher_path, tensorboard, device, verbose)
+    except BaseException:
+        folder.discard()  # a folder made for a refused run is not left behind
+        raise
+    with folder:
+        _forget_earlier_run(folder.path, verbose)
+        out = folder.path
+        return _train(student, config, out, teacher_path, teacher_score, None, callbacks, progress_bar, verbose, command)
+
+
+def _new_student(
+    config: DistillConfig, teacher_path: str, tensorboard_log: str, device: str, verbose: int
+) -> tuple[DistillationAlgorithm, Score]:
+    """The student with its teacher set, and the teacher's score (measured unless the config gives it)."""
+    env_id = config.env
+    assert env_id is not None
     env = envs.make(env_id, config.n_envs, config.seed, normalize=config.normalize)
-    _forget_earlier_checkpoints(out, verbose)
     suite = envs.suite_of(env_id)
     method = METHODS[config.method]
     teacher = load_teacher(teacher_path, best=config.best, trust_pickle=config.trust_pickle, temperature=config.temperature)
-    arguments: dict[str, Any] = {"preset": config.preset, **config.algorithm_params()}
-    student = method.algorithm(
-        suite.policy,
-        env,
-        seed=config.seed,
-        tensorboard_log=os.path.join(out, "tb"),
-        policy_kwargs=student_policy_kwargs(teacher.policy, config.student),
-        **arguments,
-    )
+    arguments: dict[str, Any] = {"preset": config.preset, **config.algorithm_arguments()}
+    # the size preset's network, with the user's policy_kwargs on top
+    policy_kwargs = {**student_policy_kwargs(teacher.policy, config.student), **(arguments.pop("policy_kwargs", None) or {})}
+    try:
+        student = method.algorithm(
+            suite.policy,
+            env,
+            seed=config.seed,
+            tensorboard_log=tensorboard_log,
+            device=device,
+            policy_kwargs=policy_kwargs,
+            **arguments,
+        )
+    except (AssertionError, TypeError, ValueError) as error:  # SB3 checks its arguments with assert
+        refusal = f"params: {method.algorithm.__name__} refused its arguments {config.params}: {error}"
+        raise ConfigError(refusal, "params") from error
     lambda_text = str(config.distill_lambda)
     # "ratio" (QDagger) is the one λ that needs the teacher's return
     needs_teacher_return = lambda_text == "ratio" and config.teacher_score is None
@@ -145,7 +177,16 @@ def distill(
         print(
             f"teacher mean return over {teacher_score.episodes} episodes: {teacher_score.mean:.1f} +/- {teacher_score.std:.1f}"
         )
-    return _train(student, config, out, teacher_path, teacher_score, None, callbacks, progress_bar, verbose, command)
+    return student, teacher_score
+
+
+def _teacher_path(teacher: str | None) -> str:
+    """The teacher's source as a run stores it: a local path made absolute; ``None``: the bundled teacher."""
+    if teacher is None:
+        return bundled_teacher_path()
+    if teacher.startswith(HUB_PREFIX):
+        return teacher
+    return os.path.abspath(teacher)
 
 
 def resume(
@@ -154,6 +195,9 @@ def resume(
     progress_bar: bool = False,
     verbose: int = 1,
     command: str | None = None,
+    device: str = "auto",
+    tensorboard_log: str | None = None,
+    trust_pickle: bool = False,
 ) -> RunResult:
     """Continue the run in ``run_dir`` from its latest usable checkpoint, with the settings it was started with.
 
@@ -166,23 +210,70 @@ def resume(
     :param progress_bar: show SB3's progress bar
     :param verbose: 0: silent; 1: what is resumed and where things are saved
     :param command: the command line that resumed the run, recorded in ``results.json``
+    :param device: the torch device of the student and the teacher (``auto``: CUDA when available)
+    :param tensorboard_log: the TensorBoard folder; ``None``: the run's own
+    :param trust_pickle: read the checkpoint's student, its statistics and the teacher without the allow-list
+        of safe types (a run folder may come from someone else, so its manifest cannot grant this)
     :raises CheckpointError: the folder holds no usable checkpoint
     """
-    out = prepare_output_dir(run_dir)
-    checkpoint = latest_checkpoint(out)
-    config = run_config(checkpoint)
-    teacher_settings = checkpoint.manifest.get("teacher") or {}
-    teacher_path = teacher_settings.get("source") or config.teacher or bundled_teacher_path()
-    env_id = config.env or teacher_env_id(teacher_path)
-    if env_id is None:
-        raise ValueError(f"{checkpoint.folder} names no environment and none can be read from the teacher {teacher_path!r}.")
-    config = replace(config, env=env_id)
-    env = envs.make(env_id, config.n_envs, config.seed, normalize=config.normalize)
-    teacher_score = Score(**checkpoint.manifest["teacher_score"])
-    student = resume_student(out, env, checkpoint=checkpoint)
-    if verbose:
-        print(f"resuming {out} from {checkpoint.folder} ({student.num_timesteps} of {config.steps} timesteps)")
-    return _train(student, config, out, teacher_path, teacher_score, checkpoint, callbacks, progress_bar, verbose, command)
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"No run folder {os.path.abspath(run_dir)!r} to resume; start the run without --resume.")
+    with RunFolder(run_dir) as folder:
+        out = folder.path
+        finished = read_result(out)
+        if finished is not None:
+            if verbose:
+                print(f"{out} finished already ({finished.timesteps} of {finished.config.steps} timesteps); nothing changed")
+            return finished
+        checkpoint = latest_checkpoint(out)
+        config = run_config(checkpoint)
+        teacher_settings = checkpoint.manifest.get("teacher") or {}
+        teacher_path = teacher_settings.get("source") or _teacher_path(config.teacher)
+        env_id = config.env or teacher_env_id(teacher_path)
+        if env_id is None:
+            raise ValueError(
+                f"{checkpoint.folder} names no environment and none can be read from the teacher {teacher_path!r}."
+            )
+        config = replace(config, env=env_id)
+        env = envs.make(env_id, config.n_envs, config.seed, normalize=config.normalize)
+        teacher_score = Score(**checkpoint.manifest["teacher_score"])
+        student = resume_student(out, env, device=device, checkpoint=checkpoint, trust_pickle=trust_pickle)
+        if tensorboard_log is not None:
+            student.tensorboard_log = tensorboard_log
+        if verbose:
+            print(f"resuming {out} from {checkpoint.folder} ({student.num_timesteps} of {config.steps} timesteps)")
+        return _train(student, config, out, teacher_path, teacher_score, checkpoint, callbacks, progress_bar, verbose, command)
+
+
+def read_result(run_dir: str) -> RunResult | None:
+    """The result of the finished run in ``run_dir`` (its ``results.json``), or ``None`` while it is not finished.
+
+    :raises ValueError: ``results.json`` is damaged (the message names it)
+    """
+    path = os.path.join(os.path.abspath(run_dir), RESULTS_FILE)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as file:
+            record = json.load(file)
+        if "config" in record:
+            config = DistillConfig.from_dict(record["config"])
+        else:  # written before results held the config
+            config = run_config(latest_checkpoint(run_dir))
+        teacher = Score(record["teacher_mean_return"], record["teacher_std_return"], record["eval_episodes"])
+        student = Score(record["student_mean_return"], record["student_std_return"], record["eval_episodes"])
+        return RunResult(os.path.abspath(run_dir), config, teacher, student, record["timesteps"], record["resumed"], record)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path} is damaged ({type(error).__name__}: {error}); remove it to run the run again.") from None
+
+
+def stored_config(run_dir: str) -> DistillConfig:
+    """The config the run in ``run_dir`` was started with: its finished result's, or its latest checkpoint's.
+
+    :raises CheckpointError: the run is neither finished nor has a usable checkpoint
+    """
+    finished = read_result(run_dir)
+    return finished.config if finished is not None else run_config(latest_checkpoint(run_dir))
 
 
 def run_config(checkpoint: Checkpoint) -> DistillConfig:
@@ -262,13 +353,14 @@ def _train(
             suite.deterministic_eval,
         )
         run_callbacks.append(periodic)
+    if progress_bar:
+        run_callbacks.append(RunProgress(config.steps))
     run_callbacks.extend(callbacks)
     with stop_on_signals(checkpointing):
         try:
             student.learn(
                 max(config.steps - student.num_timesteps, 0),
                 callback=CallbackList(run_callbacks),
-                progress_bar=progress_bar,
                 tb_log_name=config.method,
                 reset_num_timesteps=checkpoint is None,
             )
@@ -327,12 +419,35 @@ def _train(
     }
     write_json_atomically(os.path.join(out, RESULTS_FILE), record)
     if verbose:
-        print(f"student saved to {os.path.join(out, STUDENT_FILE)}; TensorBoard logs in {os.path.join(out, 'tb')}")
+        print(f"student saved to {os.path.join(out, STUDENT_FILE)}; TensorBoard logs in {student.tensorboard_log}")
     return RunResult(out, config, teacher_score, student_score, student.num_timesteps, checkpoint is not None, record)
 
 
-def _forget_earlier_checkpoints(out: str, verbose: int) -> None:
-    """A new run in a used folder starts over: an earlier run's checkpoints would be taken for its own."""
+class RunProgress(BaseCallback):
+    """A progress bar over the run's own steps: a resumed run starts where it stands, and the bar stops at the
+    run's total although the last rollout may end past it (SB3's counts this process's steps, and overruns)."""
+
+    def __init__(self, total: int):
+        super().__init__()
+        self.total = total
+        self._bar: tqdm | None = None
+
+    def _on_training_start(self) -> None:
+        self._bar = tqdm(total=self.total, initial=min(self.num_timesteps, self.total), unit="steps", dynamic_ncols=True)
+
+    def _on_step(self) -> bool:
+        assert self._bar is not None
+        self._bar.update(min(self.num_timesteps, self.total) - self._bar.n)
+        return True
+
+    def _on_training_end(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _forget_earlier_run(out: str, verbose: int) -> None:
+    """A new run in a used folder starts over: an earlier run's checkpoints would be taken for its own, and its
+    results.json would mark this run finished."""
     folder = os.path.join(out, CHECKPOINTS)
     if os.path.isdir(folder) and os.listdir(folder):
         shutil.rmtree(folder)
@@ -340,6 +455,8 @@ def _forget_earlier_checkpoints(out: str, verbose: int) -> None:
             print(
                 f"{out} held checkpoints of an earlier run; they were removed (use --resume {out} to continue a run instead)"
             )
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(os.path.join(out, RESULTS_FILE))
 
 
 def _last_checkpoint_text(out: str) -> str:

@@ -19,10 +19,14 @@ defaults so that it differs from PPD in the distillation term only.
 
 from __future__ import annotations
 
+import difflib
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
+
+from stable_baselines3.common.utils import LinearSchedule
 
 from sb3_distill.common.distillation_algorithm import DistillationAlgorithm
 from sb3_distill.common.presets import presets_of
@@ -50,6 +54,29 @@ class Method:
     def presets(self) -> Mapping[str, Mapping[str, Any]]:
         return presets_of(self.algorithm)
 
+    def check_arguments(self, params: Mapping[str, Any], where: str = "params") -> None:
+        """Refuse argument names the algorithm does not take (suggesting the closest), arguments that the run
+        sets itself, and text where the algorithm expects a number (other than an RL Zoo ``lin_<start>``
+        schedule for arguments that take schedules).
+
+        :raises ValueError: naming the argument, what was expected and what was received
+        """
+        signature = inspect.signature(self.algorithm.__init__)
+        for name, value in params.items():
+            if name in RUN_ARGUMENTS:
+                raise ValueError(f"{where}: {name} is not an algorithm argument a run takes: {RUN_ARGUMENTS[name]}.")
+            parameter = signature.parameters.get(name)
+            if parameter is None or name == "self":
+                known = [known for known in signature.parameters if known != "self" and known not in RUN_ARGUMENTS]
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of {sorted(known)}."
+                raise ValueError(f"{where}: unknown argument {name!r} of {self.name} ({self.algorithm.__name__}){hint}")
+            default = parameter.default
+            takes_number = isinstance(default, (int, float)) and not isinstance(default, bool)
+            if takes_number and isinstance(value, str) and not (takes_schedule(parameter) and is_zoo_schedule(value)):
+                schedules = " or an RL Zoo schedule such as lin_3e-4" if takes_schedule(parameter) else ""
+                raise ValueError(f"{where}: {name} expects a number{schedules}, got {value!r}.")
+
     def params(self, preset: str | None) -> dict[str, Any]:
         """The algorithm arguments a run starts from: ``preset``'s, without λ and the KL direction (the run
         sets those), or the tools' defaults."""
@@ -58,6 +85,44 @@ class Method:
         if preset not in self.presets:
             raise ValueError(f"Unknown preset {preset!r} for {self.name}; expected one of {sorted(self.presets)}, or None.")
         return {key: value for key, value in self.presets[preset].items() if key not in ("distill_lambda", "kl_mode")}
+
+
+#: Constructor arguments that a run sets itself, and where a run takes them from instead.
+RUN_ARGUMENTS = {
+    "policy": "the suite's policy (MlpPolicy or CnnPolicy)",
+    "env": "the run's env",
+    "seed": "the run's seed",
+    "tensorboard_log": "the run folder's tb/",
+    "preset": "the run's preset",
+    "teacher": "the run's teacher",
+    "teacher_vecnormalize": "the statistics beside the teacher",
+    "distill_lambda": "the run's distill_lambda (--lambda)",
+    "kl_mode": "the run's kl_mode (--kl-mode)",
+    "distill_loss": "the run's distill_loss (--distill-loss)",
+    "jsd_beta": "the run's jsd_beta (--jsd-beta)",
+    "device": "the default device",
+    "_init_setup_model": "always True",
+}
+
+
+def takes_schedule(parameter: inspect.Parameter) -> bool:
+    return "Schedule" in str(parameter.annotation)
+
+
+def is_zoo_schedule(value: str) -> bool:
+    """The RL Zoo's text form of a linear schedule, ``lin_<start>`` (from start to 0 over training)."""
+    if not value.startswith("lin_"):
+        return False
+    try:
+        float(value[len("lin_") :])
+    except ValueError:
+        return False
+    return True
+
+
+def zoo_schedule(value: str) -> LinearSchedule:
+    """``lin_3e-4`` -> SB3's schedule from 3e-4 at the start to 0 at the end, as the RL Zoo reads it."""
+    return LinearSchedule(float(value[len("lin_") :]), 0.0, 1.0)
 
 
 _PPD_DEFAULTS = MappingProxyType(

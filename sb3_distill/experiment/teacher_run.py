@@ -28,7 +28,13 @@ class TeacherResult:
 
 
 def train_teacher(
-    config: TeacherConfig, out_dir: str, progress_bar: bool = False, verbose: int = 1, command: str | None = None
+    config: TeacherConfig,
+    out_dir: str,
+    progress_bar: bool = False,
+    verbose: int = 1,
+    command: str | None = None,
+    device: str = "auto",
+    tensorboard_log: str | None = None,
 ) -> TeacherResult:
     """Train ``config``'s PPO teacher into ``out_dir`` as ``<ENV>.zip`` (the RL Zoo's name), with its
     ``vecnormalize.pkl`` when it normalises, TensorBoard logs in ``tb/`` and ``config.json`` (its env, how it
@@ -39,6 +45,8 @@ def train_teacher(
     :param progress_bar: show SB3's progress bar
     :param verbose: 0: silent; 1: where the teacher was saved and its score
     :param command: the command line that started the training, recorded in ``config.json``
+    :param device: the torch device of training (``auto``: CUDA when available)
+    :param tensorboard_log: the TensorBoard folder; ``None``: ``tb/`` in ``out_dir``
     """
     suite = envs.suite_of(config.env)
     params = dict(config.params)
@@ -50,7 +58,15 @@ def train_teacher(
     env = envs.make(config.env, config.n_envs, config.seed, normalize=config.normalize)
     out = prepare_output_dir(out_dir)
 
-    model = PPO(policy, env, seed=config.seed, tensorboard_log=os.path.join(out, "tb"), policy_kwargs=policy_kwargs, **params)
+    model = PPO(
+        policy,
+        env,
+        seed=config.seed,
+        tensorboard_log=tensorboard_log or os.path.join(out, "tb"),
+        policy_kwargs=policy_kwargs,
+        device=device,
+        **params,
+    )
     model.learn(config.steps, progress_bar=progress_bar, tb_log_name="teacher")
 
     model_path = os.path.join(out, f"{envs.env_slug(config.env)}.zip")  # the RL Zoo names namespaced ids so too

@@ -8,27 +8,29 @@ the teacher's own, and training episodes of the other methods are played with sa
 
 from __future__ import annotations
 
-import csv
 import os
 
 import numpy as np
 
 from sb3_distill.report.statistics import iqm, stratified_bootstrap_ci
 from sb3_distill.report.tables import SIZE_ORDER, Run, _ordered, ordered_methods, score_text
-from sb3_distill.runs.periodic_evaluation import EVALUATIONS
+from sb3_distill.runs.periodic_evaluation import EVALUATIONS, read_evaluation_rows
 
 GRID_POINTS = 50
 TARGET = 0.9
 
 
 def read_evaluations(run: Run) -> tuple[np.ndarray, np.ndarray]:
-    """Timesteps and mean returns of the run's periodic evaluations, in file order (empty without any)."""
-    path = os.path.join(run.folder, EVALUATIONS)
-    if not os.path.exists(path):
+    """Timesteps and mean returns of the run's periodic evaluations, in file order (empty without any).
+
+    :raises DamagedRecord: a row of ``evaluations.csv`` is damaged (cut short, a value missing or not a
+        number); the message names the file and the line
+    """
+    try:
+        rows = read_evaluation_rows(os.path.join(run.folder, EVALUATIONS), ("timesteps", "mean_return"))
+    except FileNotFoundError:
         return np.zeros(0), np.zeros(0)
-    with open(path) as file:
-        rows = list(csv.DictReader(file))
-    return np.array([float(row["timesteps"]) for row in rows]), np.array([float(row["mean_return"]) for row in rows])
+    return np.array([row["timesteps"] for row in rows], dtype=float), np.array([row["mean_return"] for row in rows])
 
 
 def read_curve(run: Run) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,6 @@ teacher, as in the paper's suites; for other tasks read Table 5.
 from __future__ import annotations
 
 import glob
-import json
 import os
 from collections import defaultdict
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sb3_distill.common.atomic_files import DamagedRecord, read_json_record
 from sb3_distill.envs import suite_of
 from sb3_distill.envs.atari import human_normalized_score
 from sb3_distill.report.statistics import geometric_iqm, stratified_bootstrap_ci
@@ -51,27 +51,36 @@ class Run:
         return self.score(self.student_return) / teacher if teacher > 0 else float("nan")
 
 
+#: The keys of a run's ``done.json`` that the report reads.
+RUN_KEYS = ("env", "method", "student", "seed", "variant", "teacher_mean_return", "student_mean_return", "steps")
+
+
 def read_runs(out: str) -> list[Run]:
-    """Every finished distillation run under a grid's output folder."""
+    """Every finished distillation run under a grid's output folder.
+
+    :raises DamagedRecord: a ``done.json`` is damaged or lacks a value (the message names the file)
+    """
     runs = []
     for path in sorted(glob.glob(os.path.join(out, "runs", "**", "done.json"), recursive=True)):
-        with open(path) as file:
-            record = json.load(file)
-        runs.append(
-            Run(
+        record = read_json_record(path, required=RUN_KEYS)
+        env = str(record["env"])
+        try:
+            run = Run(
                 folder=os.path.dirname(path),
-                env=record["env"],
-                suite=suite_of(record["env"]).name,
-                method=record["method"],
-                student=record["student"],
+                env=env,
+                suite=suite_of(env).name,
+                method=str(record["method"]),
+                student=str(record["student"]),
                 seed=int(record["seed"]),
-                variant=record["variant"],
+                variant=str(record["variant"]),
                 teacher_return=float(record["teacher_mean_return"]),
                 student_return=float(record["student_mean_return"]),
                 steps=int(record["steps"]),
                 steps_per_second=float(record.get("steps_per_second", float("nan"))),
             )
-        )
+        except (TypeError, ValueError) as error:  # a value of the wrong kind: seed "x", steps null
+            raise DamagedRecord(f"{path} is damaged: {error}.") from None
+        runs.append(run)
     return runs
 
 

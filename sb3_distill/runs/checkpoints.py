@@ -184,19 +184,20 @@ def latest_checkpoint(run_dir: str) -> Checkpoint:
     )
 
 
-def restore_vecnormalize(checkpoint: Checkpoint, venv: VecEnv) -> VecNormalize:
+def restore_vecnormalize(checkpoint: Checkpoint, venv: VecEnv, trust_pickle: bool = False) -> VecNormalize:
     """The student's ``VecNormalize`` of ``checkpoint`` around ``venv`` (running statistics and settings).
 
-    Read through the allow-list unpickler: a checkpoint folder may come from someone else.
+    Read through the allow-list unpickler (unless ``trust_pickle``): a checkpoint folder may come from someone else.
     """
     from sb3_distill.common.safe_loading import loads
 
     if isinstance(venv, VecNormalize):
         venv = venv.venv
-    with open(checkpoint.path(VECNORMALIZE), "rb") as file:
-        vec_normalize = loads(file.read(), checkpoint.path(VECNORMALIZE), "VecNormalize")
+    path = checkpoint.path(VECNORMALIZE)
+    with open(path, "rb") as file:
+        vec_normalize = loads(file.read(), path, "VecNormalize", trust_pickle)
     if not isinstance(vec_normalize, VecNormalize):
-        raise CheckpointError(f"{checkpoint.path(VECNORMALIZE)} holds a {type(vec_normalize).__name__}, not a VecNormalize.")
+        raise CheckpointError(f"{path} holds a {type(vec_normalize).__name__}, not a VecNormalize.")
     vec_normalize.set_venv(venv)
     return vec_normalize
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-import json
+import math
 import os
 import time
+import warnings
+from collections.abc import Sequence
 
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv
 
-from sb3_distill.common.atomic_files import atomic_path, write_json_atomically
+from sb3_distill.common.atomic_files import DamagedRecord, atomic_path, read_json_record, write_json_atomically
 from sb3_distill.evaluation import score
 
 EVALUATIONS = "evaluations.csv"
@@ -28,7 +30,10 @@ class PeriodicEvaluation(BaseCallback):
     and reports raw returns. Each evaluation goes to TensorBoard (``eval/mean_reward``) and to
     ``evaluations.csv``; a new best writes ``best_model.zip``, ``best_model_vecnormalize.pkl`` (when the
     student normalises observations or rewards) and ``best_model.json`` naming its timestep and return.
-    Every file is replaced atomically. A resumed run drops the evaluations made after its checkpoint.
+    Every file is replaced atomically. A resumed run drops the evaluations made after its checkpoint. It
+    refuses an ``evaluations.csv`` damaged in its middle (naming the file and line); a damaged last row
+    (a write cut short, though this class writes whole files) is dropped with a warning, and the file is
+    rewritten without it at the next evaluation.
 
     :param eval_env: the evaluation environment, raw (one environment is enough)
     :param run_dir: where the files go
@@ -100,11 +105,7 @@ class PeriodicEvaluation(BaseCallback):
 
     def _read_rows(self) -> list[dict[str, float]]:
         try:
-            with open(os.path.join(self.run_dir, EVALUATIONS), newline="") as file:
-                return [
-                    {key: (int if key in ("timesteps", "episodes") else float)(float(row[key])) for key in COLUMNS}
-                    for row in csv.DictReader(file)
-                ]
+            return read_evaluation_rows(os.path.join(self.run_dir, EVALUATIONS), drop_cut_last_row=True)
         except FileNotFoundError:
             return []
 
@@ -117,10 +118,87 @@ class PeriodicEvaluation(BaseCallback):
             file.write(text.getvalue())
 
 
-def read_best(run_dir: str) -> dict | None:
-    """``best_model.json`` of ``run_dir``, or ``None`` before the first evaluation."""
+#: Columns whose values are counts.
+_INTEGER_COLUMNS = ("timesteps", "episodes")
+
+
+def read_evaluation_rows(
+    path: str, columns: Sequence[str] = COLUMNS, drop_cut_last_row: bool = False
+) -> list[dict[str, float]]:
+    """The rows of an ``evaluations.csv``: ``columns`` of each, as numbers (counts as integers).
+
+    Rows are written whole, so each must end with a line end and hold one finite number per column of
+    the header; timesteps and episode counts must be whole numbers >= 0.
+
+    :param path: the file
+    :param columns: the columns the caller needs; the header must name each of them
+    :param drop_cut_last_row: drop a damaged last row with a warning instead of refusing the file
+    :raises FileNotFoundError: there is no such file
+    :raises DamagedRecord: a row is damaged (the message names the file and the line), or the header lacks a column
+    """
     try:
-        with open(os.path.join(run_dir, BEST_INFO)) as file:
-            return json.load(file)
+        with open(path, newline="", encoding="utf-8") as file:
+            text = file.read()
+    except UnicodeDecodeError as error:
+        raise DamagedRecord(f"{path} is damaged: not UTF-8 text ({error.reason} at byte {error.start}).") from None
+    reader = csv.reader(io.StringIO(text))
+    lines: list[tuple[int, list[str]]] = []
+    try:
+        for row in reader:
+            if row:  # a blank line carries nothing
+                lines.append((reader.line_num, row))
+    except csv.Error as error:
+        raise DamagedRecord(f"{path}, line {reader.line_num}: damaged: {error}.") from None
+    if not lines:
+        raise DamagedRecord(f"{path} is damaged: it is empty (a header line was expected).")
+    (header_line, header), *body = lines
+    missing = [column for column in columns if column not in header]
+    if missing:
+        raise DamagedRecord(f"{path}, line {header_line}: the header {header} lacks {', '.join(map(repr, missing))}.")
+    cut_end = not text.endswith(("\n", "\r"))  # the writer ends every row with a line end
+    rows = []
+    for index, (line, row) in enumerate(body):
+        last = index == len(body) - 1
+        try:
+            rows.append(_evaluation_row(row, header, columns, cut=last and cut_end))
+        except ValueError as problem:
+            message = f"{path}, line {line}: damaged row {','.join(row)!r}: {problem}"
+            if last and drop_cut_last_row:
+                warnings.warn(f"{message}; the row is dropped.", stacklevel=2)
+                break
+            raise DamagedRecord(f"{message}.") from None
+    return rows
+
+
+def _evaluation_row(row: list[str], header: list[str], columns: Sequence[str], cut: bool) -> dict[str, float]:
+    if cut:
+        raise ValueError("it has no line end (a write cut short)")
+    if len(row) != len(header):
+        raise ValueError(f"{len(row)} values where the header has {len(header)}")
+    values: dict[str, float] = {}
+    for column in columns:
+        text = row[header.index(column)]
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"{column} is {text!r}, not a number") from None
+        if not math.isfinite(value):
+            raise ValueError(f"{column} is {text!r}, not a finite number")
+        if column in _INTEGER_COLUMNS:
+            if value < 0 or not value.is_integer():
+                raise ValueError(f"{column} is {text!r}, not a whole number >= 0")
+            values[column] = int(value)
+        else:
+            values[column] = value
+    return values
+
+
+def read_best(run_dir: str) -> dict | None:
+    """``best_model.json`` of ``run_dir``, or ``None`` before the first evaluation.
+
+    :raises DamagedRecord: the file is damaged (named in the message)
+    """
+    try:
+        return read_json_record(os.path.join(run_dir, BEST_INFO))
     except FileNotFoundError:
         return None

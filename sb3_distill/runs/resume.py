@@ -8,6 +8,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_distill import schedules
 from sb3_distill.common.distillation_algorithm import DistillationAlgorithm
+from sb3_distill.common.safe_loading import UnsafePickleError, load_model
 from sb3_distill.common.teacher import DEFAULT_Q_TEMPERATURE
 from sb3_distill.common.teacher_sources import TeacherSource, load_teacher
 from sb3_distill.runs.checkpoints import (
@@ -17,6 +18,14 @@ from sb3_distill.runs.checkpoints import (
     latest_checkpoint,
     restore_rng,
     restore_vecnormalize,
+)
+
+
+#: What a refusal of a checkpoint's file advises.
+CHECKPOINT_ADVICE = (
+    "A run folder that sb3-distill wrote holds only allow-listed types, so this file was changed or comes from "
+    "elsewhere. If you trust it, resume with trust_pickle=True (from Python: sb3_distill.runs.resume(run_dir, env, "
+    "trust_pickle=True))."
 )
 
 
@@ -48,6 +57,7 @@ def resume(
     distill_lambda: schedules.DistillLambda | None = None,
     device: str = "auto",
     checkpoint: Checkpoint | None = None,
+    trust_pickle: bool = False,
 ) -> DistillationAlgorithm:
     """The student of ``run_dir``'s latest usable checkpoint, with its teacher set again, ready to continue.
 
@@ -65,6 +75,12 @@ def resume(
     :param device: torch device of the student
     :param checkpoint: the checkpoint to continue from, when the caller has read it already; default: the latest
         usable one of ``run_dir``
+    :param trust_pickle: read the checkpoint's student, its statistics and the teacher it names without the
+        allow-list of safe types (only for run folders you trust). By default they go through the same safe
+        reader as teacher files, since a run folder may come from someone else; the ``trust_pickle`` a manifest
+        records is not taken from it.
+    :raises UnsafePickleError: a checkpoint file holds something outside the allow-list
+    :raises DamagedFileError: a checkpoint file cannot be read
     """
     checkpoint = checkpoint or latest_checkpoint(run_dir)
     manifest = checkpoint.manifest
@@ -89,18 +105,29 @@ def resume(
             )
         distill_lambda = schedules.parse(text, teacher_return=settings.get("teacher_return"))
 
-    if checkpoint.has_vecnormalize:
-        env = restore_vecnormalize(checkpoint, env)
-    model = algorithm.load(checkpoint.path(STUDENT), env=env, device=device)
+    try:
+        if checkpoint.has_vecnormalize:
+            env = restore_vecnormalize(checkpoint, env, trust_pickle)
+        model = load_model(algorithm, checkpoint.path(STUDENT), env=env, device=device, trust_pickle=trust_pickle)
+    except UnsafePickleError as error:
+        raise error.with_advice(CHECKPOINT_ADVICE) from None
     if isinstance(source, str):
-        source = load_teacher(
-            source,
-            env=env,
-            best=bool(settings.get("best", False)),
-            device=model.device,
-            trust_pickle=bool(settings.get("trust_pickle", False)),
-            temperature=settings.get("temperature", DEFAULT_Q_TEMPERATURE),
-        )
+        try:
+            source = load_teacher(
+                source,
+                env=env,
+                best=bool(settings.get("best", False)),
+                device=model.device,
+                trust_pickle=trust_pickle,  # never the manifest's own word: a run folder cannot vouch for itself
+                temperature=settings.get("temperature", DEFAULT_Q_TEMPERATURE),
+            )
+        except UnsafePickleError as error:
+            if not settings.get("trust_pickle"):
+                raise
+            raise error.with_advice(
+                f"The run was started with trust_pickle=True, which {checkpoint.folder} cannot grant itself. If you "
+                "trust the run folder and its teacher, resume with trust_pickle=True."
+            ) from None
     model.set_teacher(
         source,
         distill_lambda=distill_lambda,

@@ -10,6 +10,7 @@ from stable_baselines3.common.type_aliases import MaybeCallback
 
 from sb3_distill.common.observation_normalizer import Obs
 from sb3_distill.common.teacher_rollouts import LabelledBuffer
+from sb3_distill.common.training_guard import TrainingDiverged
 from sb3_distill.student_distill.student_distill import StudentDistill
 
 SelfTeacherDistill = TypeVar("SelfTeacherDistill", bound="TeacherDistill")
@@ -35,7 +36,12 @@ class TeacherDistill(StudentDistill):
     def _act(self, obs: Obs) -> tuple[np.ndarray, th.Tensor, th.Tensor, th.Tensor | None, th.Tensor | None]:
         """The teacher's actions, with its labels and values of the states it acts in."""
         teacher = self._require_teacher()
-        actions_tensor, teacher_params, teacher_values = teacher.act(self._teacher_view(obs))
+        try:
+            actions_tensor, teacher_params, teacher_values = teacher.act(self._teacher_view(obs))
+        except ValueError as error:  # torch refuses to build a distribution from NaN parameters
+            if "invalid values" not in str(error):
+                raise
+            raise TrainingDiverged(self._bad_teacher_message()) from error
         actions = actions_tensor.cpu().numpy()
         if teacher.squash_output and not self.policy.squash_output:
             actions = self.policy.unscale_action(actions)  # the teacher's [-1, 1] units -> the environment's
