@@ -239,3 +239,25 @@ def test_a_zoo_schedule_survives_a_safe_resume(tmp_path):
     os.remove(out / "results.json")
     result = resume(str(out), verbose=0)  # the checkpoint's student (with its LinearSchedule) through the allow-list
     assert result.resumed and result.timesteps == 1024
+
+
+def test_a_folder_train_teacher_wrote_can_be_given_as_the_teacher(tmp_path, capsys):
+    folder = tmp_path / "teacher"
+    assert main(["train-teacher", "--env", "CartPole-v1", "--steps", "256", "--n-envs", "2", "--eval-episodes", "1",
+                 "--out", str(folder), "--no-progress"]) == 0  # fmt: skip
+    out = tmp_path / "run"
+    assert main(["distill", "--teacher", str(folder), "--steps", "256", "--n-envs", "2", "--eval-episodes", "1",
+                 "--out", str(out), "--no-progress"]) == 0  # fmt: skip
+    results = json.loads((out / "results.json").read_text())
+    assert results["env"] == "CartPole-v1" and results["teacher"] == str(folder / "CartPole-v1.zip")
+
+
+def test_a_failing_final_save_names_the_last_good_checkpoint(tmp_path, capsys):
+    out = tmp_path / "run"
+    (out / "student.zip").mkdir(parents=True)  # the final student cannot be written there
+    command = ["distill", "--teacher", TEACHER, "--steps", "1024", "--n-envs", "4", "--checkpoint-every", "512"]
+    assert main([*command, "--eval-episodes", "1", "--out", str(out), "--no-progress"]) == 2
+    error = capsys.readouterr().err
+    assert f"Could not save the final student in {out}" in error
+    assert f"The last good checkpoint is {out / 'checkpoints' / 'step-000000000512'} (512 timesteps)" in error
+    assert len(error.strip().splitlines()) == 1

@@ -108,6 +108,9 @@ def resolve_file_source(source: str, best: bool) -> tuple[str, str | None, str]:
     if source.startswith(HUB_PREFIX):
         return _hub_files(source[len(HUB_PREFIX) :])
     if os.path.isdir(source):
+        recorded = _recorded_teacher(source)
+        if recorded is not None:  # a folder written by train-teacher or corrupt: its config.json names the zip
+            return recorded, find_vecnormalize(recorded), os.path.abspath(recorded)
         return _zoo_run_files(source, best)
     zip_path = source if os.path.isfile(source) else source + ".zip" if os.path.isfile(source + ".zip") else None
     if zip_path is None:
@@ -133,6 +136,23 @@ def find_vecnormalize(zip_path: str) -> str | None:
 def zoo_env_id(folder: str) -> str:
     """``logs/ppo/CartPole-v1_3`` -> ``CartPole-v1`` (the Zoo names run folders ``<Env>_<id>``)."""
     return re.sub(r"_\d+$", "", os.path.basename(os.path.normpath(folder)))
+
+
+def _recorded_teacher(folder: str) -> str | None:
+    """The zip of a folder that ``sb3-distill train-teacher`` (``<ENV>.zip``) or ``corrupt`` wrote, as its
+    ``config.json`` tells, or ``None`` for any other folder (e.g. an RL Zoo run's)."""
+    try:
+        with open(os.path.join(folder, CONFIG_FILE)) as file:
+            record = json.load(file)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("env"), str):
+        return None
+    zips = sorted(glob.glob(os.path.join(folder, "*.zip")))
+    named = os.path.join(folder, f"{record['env'].replace('/', '-')}.zip")
+    if os.path.isfile(named):
+        return named
+    return zips[0] if "corrupted_from" in record and len(zips) == 1 else None
 
 
 def _zoo_run_files(folder: str, best: bool) -> tuple[str, str | None, str]:
@@ -220,7 +240,10 @@ def teacher_env_id(source: str) -> str | None:
         name = source.rsplit("/", 1)[-1]
         return name.split("-", 1)[1] if "-" in name else None
     if os.path.isdir(source):
-        return zoo_env_id(source)
+        recorded = _recorded_teacher(source)
+        if recorded is None:
+            return zoo_env_id(source)
+        source = recorded
     config = os.path.join(os.path.dirname(os.path.abspath(source)), CONFIG_FILE)
     if os.path.isfile(config):
         with open(config) as file:

@@ -49,7 +49,7 @@ from sb3_distill.runs import (
     stop_on_signals,
 )
 from sb3_distill.runs import resume as resume_student
-from sb3_distill.runs.checkpoints import CHECKPOINTS, Checkpoint
+from sb3_distill.runs.checkpoints import CHECKPOINTS, Checkpoint, CheckpointError
 from sb3_distill.student_sizes import policy_parameter_count, student_policy_kwargs
 from sb3_distill.teachers import bundled_teacher_path
 
@@ -377,12 +377,17 @@ def _train(
 
     if periodic is not None and (not periodic.rows or periodic.rows[-1]["timesteps"] < student.num_timesteps):
         periodic.evaluate()  # the learning curve ends where training ended
-    with atomic_path(os.path.join(out, STUDENT_FILE)) as temporary:
-        student.save(temporary)
     vec_normalize = student.get_vec_normalize_env()
-    if vec_normalize is not None:
-        with atomic_path(os.path.join(out, VECNORMALIZE_FILE)) as temporary:
-            vec_normalize.save(temporary)
+    try:
+        with atomic_path(os.path.join(out, STUDENT_FILE)) as temporary:
+            student.save(temporary)
+        if vec_normalize is not None:
+            with atomic_path(os.path.join(out, VECNORMALIZE_FILE)) as temporary:
+                vec_normalize.save(temporary)
+    except OSError as error:
+        raise CheckpointError(
+            f"Could not save the final student in {out}: {error.strerror or error}. {_last_checkpoint_text(out)}"
+        ) from error
 
     training_env = vec_normalize or student.get_env()
     assert training_env is not None
