@@ -26,8 +26,6 @@ argument that the grid sets itself for each run::
 
 from __future__ import annotations
 
-import difflib
-import inspect
 import itertools
 import os
 from dataclasses import dataclass, field
@@ -37,7 +35,7 @@ import yaml
 from stable_baselines3 import PPO
 
 from sb3_distill.experiment.methods import METHODS as METHOD_REGISTRY
-from sb3_distill.experiment.methods import PRESETS, RUN_ARGUMENTS
+from sb3_distill.experiment.methods import PRESETS, RUN_ARGUMENTS, unknown_argument_hint
 from sb3_distill.envs import check_env_id
 from sb3_distill.student_sizes import STUDENT_SIZES
 
@@ -228,11 +226,8 @@ class _Reader:
             raise self.error(
                 node, f"{where}: {name!r} is set by the grid when it trains a teacher" + (f"; {way}." if way else ".")
             )
-        taken = inspect.signature(PPO.__init__).parameters
-        known = [known for known in taken if known not in ("self", *TEACHER_RUN_ARGUMENTS)]
-        if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"expected one of {sorted(known)}."
+        hint = unknown_argument_hint(PPO, name, TEACHER_RUN_ARGUMENTS)
+        if hint is not None:
             raise self.error(node, f"{where}: unknown argument {name!r} of the teacher (PPO); {hint}")
 
     def spec(self, root: yaml.Node | None) -> BenchSpec:

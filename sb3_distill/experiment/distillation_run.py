@@ -16,7 +16,6 @@ settings it was started with. A SIGINT or SIGTERM during training saves a checkp
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import random
 import shutil
@@ -32,7 +31,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from tqdm import tqdm
 
 from sb3_distill import envs, schedules
-from sb3_distill.common.atomic_files import atomic_path, write_json_atomically
+from sb3_distill.common.atomic_files import DamagedRecord, atomic_path, read_json_record, write_json_atomically
 from sb3_distill.common.distillation_algorithm import DistillationAlgorithm
 from sb3_distill.common.teacher_sources import HUB_PREFIX, load_teacher, teacher_env_id
 from sb3_distill.common.training_guard import TrainingDiverged
@@ -245,17 +244,31 @@ def resume(
         return _train(student, config, out, teacher_path, teacher_score, checkpoint, callbacks, progress_bar, verbose, command)
 
 
+#: What a RunResult is read from in results.json.
+_RESULT_KEYS = (
+    "teacher_mean_return",
+    "teacher_std_return",
+    "student_mean_return",
+    "student_std_return",
+    "eval_episodes",
+    "timesteps",
+    "resumed",
+)
+
+
 def read_result(run_dir: str) -> RunResult | None:
     """The result of the finished run in ``run_dir`` (its ``results.json``), or ``None`` while it is not finished.
 
     :raises ValueError: ``results.json`` is damaged (the message names it)
     """
     path = os.path.join(os.path.abspath(run_dir), RESULTS_FILE)
-    if not os.path.exists(path):
-        return None
     try:
-        with open(path) as file:
-            record = json.load(file)
+        record = read_json_record(path, required=_RESULT_KEYS)
+    except FileNotFoundError:
+        return None
+    except DamagedRecord as error:
+        raise DamagedRecord(f"{error} Remove it to run the run again.") from None
+    try:
         if "config" in record:
             config = DistillConfig.from_dict(record["config"])
         else:  # written before results held the config
@@ -263,7 +276,7 @@ def read_result(run_dir: str) -> RunResult | None:
         teacher = Score(record["teacher_mean_return"], record["teacher_std_return"], record["eval_episodes"])
         student = Score(record["student_mean_return"], record["student_std_return"], record["eval_episodes"])
         return RunResult(os.path.abspath(run_dir), config, teacher, student, record["timesteps"], record["resumed"], record)
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (OSError, ValueError, TypeError) as error:
         raise ValueError(f"{path} is damaged ({type(error).__name__}: {error}); remove it to run the run again.") from None
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -65,12 +65,10 @@ class Method:
         for name, value in params.items():
             if name in RUN_ARGUMENTS:
                 raise ValueError(f"{where}: {name} is not an algorithm argument a run takes: {RUN_ARGUMENTS[name]}.")
-            parameter = signature.parameters.get(name)
-            if parameter is None or name == "self":
-                known = [known for known in signature.parameters if known != "self" and known not in RUN_ARGUMENTS]
-                close = difflib.get_close_matches(name, known, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of {sorted(known)}."
-                raise ValueError(f"{where}: unknown argument {name!r} of {self.name} ({self.algorithm.__name__}){hint}")
+            unknown = unknown_argument_hint(self.algorithm, name, RUN_ARGUMENTS)
+            if unknown is not None:
+                raise ValueError(f"{where}: unknown argument {name!r} of {self.name} ({self.algorithm.__name__}); {unknown}")
+            parameter = signature.parameters[name]
             default = parameter.default
             takes_number = isinstance(default, (int, float)) and not isinstance(default, bool)
             if takes_number and isinstance(value, str) and not (takes_schedule(parameter) and is_zoo_schedule(value)):
@@ -103,6 +101,16 @@ RUN_ARGUMENTS = {
     "device": "the default device",
     "_init_setup_model": "always True",
 }
+
+
+def unknown_argument_hint(cls: type[Any], name: str, excluded: Iterable[str] = ()) -> str | None:
+    """``None`` if ``cls``'s constructor takes ``name`` (and it is not ``excluded``), else what to say instead:
+    the closest name it takes, or all of them."""
+    known = [known for known in inspect.signature(cls.__init__).parameters if known != "self" and known not in excluded]
+    if name in known:
+        return None
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"did you mean {close[0]!r}?" if close else f"expected one of {sorted(known)}."
 
 
 def takes_schedule(parameter: inspect.Parameter) -> bool:
