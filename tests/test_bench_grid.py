@@ -192,7 +192,8 @@ def test_ray_backend_writes_the_same_layout(tmp_path, capsys):
             "teachers: [original, corrupted:0.05]", "teachers: [original]"
         )
     )
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # "local": a new cluster, even where ray_current_cluster names one that `ray start` left
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         assert main(["bench", str(spec), "--out", str(tmp_path / "out"), "--backend", "ray"]) == 0
     finally:

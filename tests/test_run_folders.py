@@ -261,3 +261,14 @@ def test_a_failing_final_save_names_the_last_good_checkpoint(tmp_path, capsys):
     assert f"Could not save the final student in {out}" in error
     assert f"The last good checkpoint is {out / 'checkpoints' / 'step-000000000512'} (512 timesteps)" in error
     assert len(error.strip().splitlines()) == 1
+
+
+def test_a_hub_teacher_without_the_hub_extra_gives_one_line_and_no_folder(tmp_path, capsys, monkeypatch):
+    # None in sys.modules is how Python marks a package as absent: importing it raises ImportError
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)
+    out = tmp_path / "run"
+    assert main(["distill", "--teacher", "hf://sb3/ppo-CartPole-v1", "--out", str(out), "--no-progress"]) == 2
+    error = capsys.readouterr().err
+    assert "Hub teachers need huggingface_hub: pip install 'sb3-distill[hub]'" in error
+    assert len(error.strip().splitlines()) == 1
+    assert not out.exists()

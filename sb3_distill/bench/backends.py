@@ -52,23 +52,42 @@ def run_local(plan: Plan, workers: int, report: Report) -> list[dict[str, Any]]:
     return records
 
 
+#: How often Ray runs a job again when the node or worker running it dies. A job that comes back resumes
+#: from its latest checkpoint (:func:`sb3_distill.bench.runner.run_job`), so a retry costs only the steps
+#: since then. Exceptions raised by the job itself are not retried: run_job records them as failed.
+NODE_FAILURE_RETRIES = 3
+
+
 def run_ray(plan: Plan, address: str | None, report: Report) -> list[dict[str, Any]]:
-    """Run the plan as Ray tasks on the cluster at ``address`` (``None``: start a local one)."""
+    """Run the plan as Ray tasks on the cluster at ``address`` (``None``: start a local one).
+
+    A job whose node dies is run again on a node that is left, from the checkpoint it wrote (every node
+    must see the results folder: one machine, or a shared file system). A job that still cannot finish
+    after :data:`NODE_FAILURE_RETRIES` retries is recorded as failed, and the grid goes on.
+    """
     try:
         import ray
+        from ray.exceptions import RayError
     except ImportError as error:
         raise ImportError("--backend ray needs Ray: pip install 'sb3-distill[ray]'.") from error
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
-    remote_run = ray.remote(num_cpus=1)(run_job)
+    remote_run = ray.remote(num_cpus=1, max_retries=NODE_FAILURE_RETRIES, retry_exceptions=False)(run_job)
     records: list[dict[str, Any]] = []
     try:
         for phase in _phases(plan):
-            pending = [remote_run.remote(job) for job in phase]
+            jobs = {remote_run.remote(job): job for job in phase}
+            pending = list(jobs)
             while pending:
                 finished, pending = ray.wait(pending, num_returns=1)
-                records.append(ray.get(finished[0]))
+                try:
+                    records.append(ray.get(finished[0]))
+                except RayError as error:  # its node died more often than it was retried
+                    job = jobs[finished[0]]
+                    # Ray's first sentence says what happened; the rest is how to debug a cluster
+                    message = str(error).split(". ")[0] if str(error) else type(error).__name__
+                    records.append({"key": job.key, "status": "failed", "error": f"{type(error).__name__}: {message}"})
                 report(records[-1])
     finally:
         if started_here:

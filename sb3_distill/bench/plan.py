@@ -1,6 +1,7 @@
 """A spec expanded into runs, each with its own folder under the grid's output folder.
 
-Teachers come first (trained, or taken from their source; corrupted copies made from them), then one
+Teachers come first (trained, or taken from their source; corrupted copies made from them, of a given
+sigma or of the sigma found to keep a target fraction of the teacher's score), then one
 distillation run per environment x teacher variant x method x student size x seed. Teacher seed i is
 distilled with student seed i, as in the paper (every teacher seed with every method and size). The
 ``ppo`` baseline learns without a teacher, once per size and seed; its size is relative to the teacher.
@@ -109,6 +110,6 @@ def plan(spec: BenchSpec, out: str) -> Plan:
                             )
             if TeacherVariant() not in spec.teachers:  # corrupted variants are made from the original
                 teachers.insert(0, TeacherJob(env, seed, TeacherVariant(), original, original))
-    # originals before the corrupted copies made from them
+    # originals before the corrupted copies made from them (calibrated copies, sigma = inf, last)
     teachers.sort(key=lambda job: job.variant.sigma)
     return Plan(tuple(teachers), tuple(runs))

@@ -84,15 +84,18 @@ def _run_teacher(job: TeacherJob) -> dict[str, Any]:
     env = job.env
     if job.variant.sigma > 0:
         out = os.path.join(job.folder, f"{env_slug(env.env_id)}.zip")
+        calibrated = job.variant.target_fraction is not None
         config = CorruptionConfig(
             teacher=_teacher_source(job.original_folder),
-            sigma=job.variant.sigma,
+            sigma=None if calibrated else job.variant.sigma,  # calibrated: searched for the target fraction
+            target_fraction=job.variant.target_fraction,
             seed=job.seed,
             env=env.env_id,
             eval_episodes=env.eval_episodes,
         )
-        corrupt(config, out)
-        return {"teacher": out}
+        record = corrupt(config, out).record
+        found = {key: record[key] for key in ("sigma", "target_fraction", "fraction")} if calibrated else {}
+        return {"teacher": out, **found}
     if env.teacher != "train":
         return {"teacher": env.teacher}
     teacher = train_teacher(

@@ -8,7 +8,8 @@ argument that the grid sets itself for each run::
     seeds: [0, 1]                       # teacher seed i is distilled with student seed i
     methods: [ppd, student-distill, teacher-distill, ppo]   # ppo: the no-teacher baseline
     students: [smaller, larger]
-    teachers: [original, corrupted:0.05]                   # the paper's imperfect teachers (§8.4)
+    teachers: [original, corrupted:0.05, corrupted:0.5x]   # imperfect teachers (§8.4): sigma 0.05, or the
+                                        # sigma whose copy keeps 0.5 of the teacher's score (searched)
     envs:
       CartPole-v1:
         teacher: train                  # or a teacher SOURCE: zip, RL Zoo folder, hf://ORG/REPO
@@ -27,6 +28,7 @@ argument that the grid sets itself for each run::
 from __future__ import annotations
 
 import itertools
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +39,7 @@ from stable_baselines3 import PPO
 from sb3_distill.experiment.methods import METHODS as METHOD_REGISTRY
 from sb3_distill.experiment.methods import PRESETS, RUN_ARGUMENTS, unknown_argument_hint
 from sb3_distill.envs import check_env_id
+from sb3_distill.common.yaml_files import DuplicateKey, refuse_duplicate_keys
 from sb3_distill.student_sizes import STUDENT_SIZES
 
 METHODS = tuple(METHOD_REGISTRY)
@@ -76,12 +79,26 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class TeacherVariant:
-    """``original`` or ``corrupted`` with N(0, sigma²) noise on every parameter."""
+    """``original``, or ``corrupted`` with N(0, sigma²) noise on every parameter: of a given sigma
+    (``corrupted:0.05``), or of the sigma whose copy keeps ``target_fraction`` of the original's score
+    (``corrupted:0.5x``), which the variant's teacher job searches and records in its ``config.json``.
+
+    ``sigma > 0`` marks every corrupted variant: a calibrated one's ``sigma`` is ``math.inf`` (not known
+    before its job runs), so it runs with, and sorts after, the fixed-sigma copies.
+    """
 
     sigma: float = 0.0
+    target_fraction: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.target_fraction is not None:
+            object.__setattr__(self, "sigma", math.inf)
 
     @property
     def name(self) -> str:
+        """The variant's folder name: ``original``, ``corrupted0.05`` (sigma) or ``corrupted0.5x`` (a fraction kept)."""
+        if self.target_fraction is not None:
+            return f"corrupted{self.target_fraction:g}x"
         return "original" if self.sigma == 0 else f"corrupted{self.sigma:g}"
 
 
@@ -174,38 +191,6 @@ class _Reader:
             raise self.error(node, f"{what} must be an integer >= {minimum}, got {value!r}.")
         return value
 
-    def key(self, node: yaml.Node) -> Any:
-        """A mapping key as YAML reads it (``1`` and ``1.0`` are one key), hashable."""
-        try:
-            value = self.value(node)
-            hash(value)
-        except (yaml.YAMLError, TypeError):
-            return (node.tag, yaml.serialize(node))
-        return value
-
-    def refuse_duplicates(self, node: yaml.Node, seen: set[int]) -> None:
-        """Raise at the second occurrence of a key given twice in one mapping, anywhere under ``node``."""
-        if id(node) in seen:  # an alias to a node already checked
-            return
-        seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            first: dict[Any, yaml.Node] = {}
-            for key, value in node.value:
-                if key.tag != "tag:yaml.org,2002:merge":
-                    name = self.key(key)
-                    if name in first:
-                        raise self.error(
-                            key,
-                            f"the key {key.value!r} is given twice (first on line {first[name].start_mark.line + 1}); "
-                            "YAML would keep only the last. Remove one.",
-                        )
-                    first[name] = key
-                self.refuse_duplicates(key, seen)
-                self.refuse_duplicates(value, seen)
-        elif isinstance(node, yaml.SequenceNode):
-            for item in node.value:
-                self.refuse_duplicates(item, seen)
-
     def argument(self, method: str, name: str, value: Any, node: yaml.Node, where: str) -> None:
         """Refuse an argument that ``method``'s algorithm does not take, one the grid sets, or (where the
         algorithm can tell from its signature) a value of the wrong kind."""
@@ -233,7 +218,10 @@ class _Reader:
     def spec(self, root: yaml.Node | None) -> BenchSpec:
         if root is None:
             raise SpecError(f"{self.path}: the spec is empty.")
-        self.refuse_duplicates(root, set())
+        try:
+            refuse_duplicate_keys(root, self.path)
+        except DuplicateKey as error:
+            raise SpecError(str(error)) from None
         top = self.mapping(root, "The spec")
         for name, (key, _) in top.items():
             if name not in TOP_LEVEL_KEYS:
@@ -311,13 +299,21 @@ class _Reader:
         if value == "original":
             return TeacherVariant()
         if isinstance(value, str) and value.startswith("corrupted:"):
+            number = value.split(":", 1)[1]
+            calibrated = number.endswith("x")
             try:
-                sigma = float(value.split(":", 1)[1])
+                amount = float(number.removesuffix("x"))
             except ValueError:
-                sigma = -1.0
-            if sigma > 0:
-                return TeacherVariant(sigma)
-        raise self.error(node, f"a teacher variant is 'original' or 'corrupted:SIGMA' with SIGMA > 0, got {value!r}.")
+                amount = math.nan
+            if calibrated and 0 < amount < 1:
+                return TeacherVariant(target_fraction=amount)
+            if not calibrated and math.isfinite(amount) and amount > 0:
+                return TeacherVariant(amount)
+        raise self.error(
+            node,
+            "a teacher variant is 'original', 'corrupted:SIGMA' with a finite SIGMA > 0, or 'corrupted:FRACTIONx' "
+            f"with 0 < FRACTION < 1 (sigma learned so that the copy keeps that fraction of the score), got {value!r}.",
+        )
 
     def env(self, key: yaml.Node, node: yaml.Node) -> EnvSpec:
         env_id = key.value

@@ -27,7 +27,9 @@ def run(args: argparse.Namespace) -> int:
         status = record["status"]
         detail = f" ({record['error']})" if status == "failed" else ""
         if status == "failed":
-            failed.append(os.path.join(args.out, record["key"], ERROR))
+            error_file = os.path.join(args.out, record["key"], ERROR)
+            # a job lost with its node has no error.json: it resumes from its checkpoint when the grid restarts
+            failed.append(error_file if os.path.exists(error_file) else f"{record['key']} ({record['error']})")
         print(f"[{status}] {record['key']}{detail}", flush=True)
 
     counts = run_grid(resolve_spec(args.spec), args.out, args.backend, args.workers, args.ray_address, report)

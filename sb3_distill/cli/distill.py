@@ -8,7 +8,17 @@ import os
 
 from sb3_distill.cli.hyperparams import parse_params
 from sb3_distill.common.losses import KL_MODES, LOSSES
-from sb3_distill.experiment import METHODS, PRESETS, DistillConfig, RunResult, distill, resume, stored_config
+from sb3_distill.experiment import (
+    METHODS,
+    PRESETS,
+    DistillConfig,
+    RunResult,
+    distill,
+    resume,
+    stored_config,
+    with_zoo_hyperparams,
+)
+from sb3_distill.experiment.zoo_layout import stored_zoo_layout
 from sb3_distill.student_sizes import STUDENT_SIZES
 from sb3_distill.teachers import DEFAULT_ENV
 
@@ -32,6 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=DEFAULTS.steps, help="environment steps of distillation")
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="seed of the student and its environments")
     parser.add_argument("--out", help="run folder (default: runs/distill/<env>-<method>-<student>-s<seed>)")
+    parser.add_argument(
+        "--log-folder",
+        metavar="DIR",
+        help="write the run in the RL Zoo's layout, DIR/ppo/<Env>_<id>/ with the Zoo's next free id, so that "
+        "python -m rl_zoo3.enjoy --algo ppo --env ENV -f DIR --exp-id ID runs the student (not with --out)",
+    )
     parser.add_argument("--n-envs", type=int, default=DEFAULTS.n_envs, help="parallel environments")
     parser.add_argument(
         "--lambda",
@@ -62,6 +78,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "environments); --param values still win",
     )
     parser.add_argument("--param", nargs="*", metavar="KEY=VALUE", help="algorithm arguments, e.g. n_epochs=10")
+    parser.add_argument(
+        "--hyperparams",
+        metavar="FILE",
+        help="an RL Zoo hyperparameter file (ppo.yml format): the env's entry gives --steps (n_timesteps), --n-envs, "
+        "--normalize and algorithm arguments; options given on the command line win, --param on top of its params",
+    )
     parser.add_argument("--eval-episodes", type=int, default=DEFAULTS.eval_episodes, help="episodes of each evaluation")
     parser.add_argument(
         "--teacher-score",
@@ -105,7 +127,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> DistillConfig:
     """The run's config from the command line's options (the config checks them)."""
-    return DistillConfig(
+    arguments = dict(
         teacher=args.teacher,
         env=args.env,
         method=args.method,
@@ -131,6 +153,10 @@ def config_from_args(args: argparse.Namespace) -> DistillConfig:
         best=args.best,
         trust_pickle=args.trust_pickle,
     )
+    if getattr(args, "hyperparams", None) is not None:
+        given = {"params" if name == "param" else name for name in given_options(getattr(args, "argv", []))}
+        arguments = with_zoo_hyperparams(args.hyperparams, DistillConfig, arguments, given)
+    return DistillConfig(**arguments)
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -153,6 +179,7 @@ def run(args: argparse.Namespace) -> dict:
             command=args.command_line,
             device=args.device,
             tensorboard_log=args.tensorboard_log,
+            zoo_log_folder=args.log_folder,
         )
     print(table(result))
     return dict(result.record)
@@ -174,6 +201,11 @@ def given_options(argv: list[str]) -> dict[str, object]:
 
 def _refuse_changes_on_resume(args: argparse.Namespace) -> None:
     """--resume continues a run with its own settings: an option that would change them is an error, not ignored."""
+    if getattr(args, "hyperparams", None) is not None:
+        raise ValueError(
+            f"--resume continues {args.resume} with the settings it was started with; --hyperparams would change "
+            "them. Drop --hyperparams, or start a new run in another --out."
+        )
     given = {name: value for name, value in given_options(getattr(args, "argv", [])).items() if name not in _RESUME_OPTIONS}
     if not given:
         return
@@ -183,6 +215,12 @@ def _refuse_changes_on_resume(args: argparse.Namespace) -> None:
         if name == "out":
             if os.path.abspath(str(value)) != os.path.abspath(args.resume):
                 conflicts.append(f"--out {value} (the run's folder is {args.resume})")
+            continue
+        if name == "log_folder":  # the layout is chosen when a run starts: only the run's own log folder repeats it
+            layout = stored_zoo_layout(args.resume)
+            if layout is None or os.path.abspath(str(value)) != layout.log_folder:
+                where = "is not in the RL Zoo's layout" if layout is None else f"is in the log folder {layout.log_folder}"
+                conflicts.append(f"--log-folder {value} (the run {where})")
             continue
         field, wanted = _as_setting(name, value)
         if field == "teacher" and wanted is not None and stored.teacher is not None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+
 from sb3_distill.cli.hyperparams import parse_net_arch, parse_params
-from sb3_distill.experiment import TeacherConfig, train_teacher
+from sb3_distill.experiment import TeacherConfig, train_teacher, with_zoo_hyperparams
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env", required=True, help="Gymnasium environment id, e.g. CartPole-v1")
-    parser.add_argument("--steps", type=int, required=True, help="environment steps of training")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="environment steps of training (required unless --hyperparams gives them)"
+    )
     parser.add_argument("--out", required=True, help="folder for the teacher (<ENV>.zip, vecnormalize.pkl, tb/)")
     parser.add_argument(
         "--normalize",
@@ -26,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Atari, MinAtar and Procgen; SB3's 64,64 otherwise)",
     )
     parser.add_argument("--param", nargs="*", metavar="KEY=VALUE", help="PPO arguments, e.g. n_steps=64 gamma=0.98")
+    parser.add_argument(
+        "--hyperparams",
+        metavar="FILE",
+        help="an RL Zoo hyperparameter file (ppo.yml format): the env's entry gives --steps (n_timesteps), --n-envs, "
+        "--normalize, --policy and PPO arguments; options given on the command line win, --param on top of its params",
+    )
     parser.add_argument("--eval-episodes", type=int, default=20, help="episodes of each evaluation")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--device", default="auto", help="torch device of training, e.g. cpu, cuda")
@@ -34,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> dict:
     net_arch = parse_net_arch(args.net_arch)
-    config = TeacherConfig(
+    arguments = dict(
         env=args.env,
         steps=args.steps,
         seed=args.seed,
@@ -45,11 +54,28 @@ def run(args: argparse.Namespace) -> dict:
         params=parse_params(args.param),
         eval_episodes=args.eval_episodes,
     )
+    if args.hyperparams is not None:
+        given = {"params" if name == "param" else name for name in given_options(getattr(args, "argv", []))}
+        arguments = with_zoo_hyperparams(args.hyperparams, TeacherConfig, arguments, given)
+    if arguments["steps"] is None:
+        raise ValueError("--steps is required: give --steps N, or a --hyperparams file whose entry has n_timesteps.")
     return train_teacher(
-        config,
+        TeacherConfig(**arguments),
         args.out,
         progress_bar=not args.no_progress,
         command=args.command_line,
         device=args.device,
         tensorboard_log=args.tensorboard_log,
     ).record
+
+
+def given_options(argv: list[str]) -> set[str]:
+    """The options ``argv`` (``train-teacher ...``) gives explicitly, by destination."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    for action in parser._actions:
+        action.required = False  # only which options appear matters here
+    unset = object()
+    namespace = argparse.Namespace(**{action.dest: unset for action in parser._actions})
+    given = parser.parse_args(argv[1:], namespace=namespace)
+    return {name for name, value in vars(given).items() if value is not unset}

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch as th
+import yaml
 from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.policies import BasePolicy
@@ -138,6 +139,18 @@ def zoo_env_id(folder: str) -> str:
     return re.sub(r"_\d+$", "", os.path.basename(os.path.normpath(folder)))
 
 
+def _zoo_args_env(folder: str) -> str | None:
+    """The Gymnasium id in a Zoo run folder's ``<Env>/args.yml`` (``ALE/Pong-v5`` where the folder says
+    ``ALE-Pong-v5``), when it is plain YAML (sb3-distill writes it so; the Zoo's own holds Python tags)."""
+    try:
+        with open(os.path.join(folder, zoo_env_id(folder), "args.yml"), encoding="utf-8") as file:
+            args = yaml.safe_load(file)
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+    env = args.get("env") if isinstance(args, dict) else None
+    return env if isinstance(env, str) and env else None
+
+
 def _recorded_teacher(folder: str) -> str | None:
     """The zip of a folder that ``sb3-distill train-teacher`` (``<ENV>.zip``) or ``corrupt`` wrote, as its
     ``config.json`` tells, or ``None`` for any other folder (e.g. an RL Zoo run's)."""
@@ -166,6 +179,9 @@ def _zoo_run_files(folder: str, best: bool) -> tuple[str, str | None, str]:
             f"Point to a folder logs/<algo>/<Env>_<id>/ written by rl_zoo3.train{', or ' + hint if found else ''}."
         )
     stats = os.path.join(folder, env_id, "vecnormalize.pkl")
+    best_stats = os.path.join(folder, "best_model_vecnormalize.pkl")  # sb3-distill's run folders keep the best's own
+    if best and os.path.isfile(best_stats):
+        stats = best_stats
     return chosen, stats if os.path.isfile(stats) else find_vecnormalize(chosen), os.path.abspath(chosen)
 
 
@@ -242,7 +258,7 @@ def teacher_env_id(source: str) -> str | None:
     if os.path.isdir(source):
         recorded = _recorded_teacher(source)
         if recorded is None:
-            return zoo_env_id(source)
+            return _zoo_args_env(source) or zoo_env_id(source)
         source = recorded
     config = os.path.join(os.path.dirname(os.path.abspath(source)), CONFIG_FILE)
     if os.path.isfile(config):

@@ -26,7 +26,15 @@ from sb3_distill.experiment.distillation_run import (
 )
 from sb3_distill.evaluation import EVAL_SEED_OFFSET, Score, evaluation_env, score
 from sb3_distill.experiment.methods import METHODS, PRESETS, Method, get_method, method_params
+from sb3_distill.experiment.policy_kwargs_text import parse_policy_kwargs
 from sb3_distill.experiment.teacher_run import TeacherResult, train_teacher
+from sb3_distill.experiment.zoo_hyperparams import (
+    ZooHyperparams,
+    ZooHyperparamsError,
+    apply_zoo_hyperparams,
+    read_zoo_hyperparams,
+    with_zoo_hyperparams,
+)
 
 __all__ = [
     "EVAL_SEED_OFFSET",
@@ -41,6 +49,9 @@ __all__ = [
     "Score",
     "TeacherConfig",
     "TeacherResult",
+    "ZooHyperparams",
+    "ZooHyperparamsError",
+    "apply_zoo_hyperparams",
     "corrupt",
     "default_run_dir",
     "distill",
@@ -48,10 +59,13 @@ __all__ = [
     "get_method",
     "method_params",
     "parse_params",
+    "parse_policy_kwargs",
     "read_result",
+    "read_zoo_hyperparams",
     "resume",
     "run_config",
     "score",
     "stored_config",
     "train_teacher",
+    "with_zoo_hyperparams",
 ]

@@ -15,12 +15,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from stable_baselines3 import PPO
+
 from sb3_distill import schedules
 from sb3_distill.common.losses import LOSSES, check_distill_loss, check_jsd_beta, check_kl_mode
 from sb3_distill.common.teacher import DEFAULT_Q_TEMPERATURE
 from sb3_distill.common.training_guard import DEFAULT_MAX_DIVERGENCE, check_max_divergence
 from sb3_distill.corruption import PAPER_SIGMA
-from sb3_distill.experiment.methods import METHODS, PRESETS, is_zoo_schedule, zoo_schedule
+from sb3_distill.experiment.methods import (
+    METHODS,
+    PRESETS,
+    TEACHER_RUN_ARGUMENTS,
+    algorithm_arguments,
+    check_algorithm_arguments,
+)
 from sb3_distill.student_sizes import STUDENT_SIZES
 
 
@@ -212,11 +220,9 @@ class DistillConfig:
         return {**METHODS[self.method].params(self.preset), **self.params}
 
     def algorithm_arguments(self) -> dict[str, Any]:
-        """:meth:`algorithm_params` as the algorithm takes them: ``lin_<start>`` becomes SB3's linear schedule."""
-        return {
-            name: zoo_schedule(value) if isinstance(value, str) and is_zoo_schedule(value) else value
-            for name, value in self.algorithm_params().items()
-        }
+        """:meth:`algorithm_params` as the algorithm takes them: ``lin_<start>`` becomes SB3's linear schedule
+        and ``policy_kwargs`` text (``"dict(net_arch=[64, 64], activation_fn=nn.Tanh)"``) its mapping."""
+        return algorithm_arguments(self.algorithm_params())
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -272,7 +278,8 @@ class TeacherConfig:
     :param policy: SB3 policy name; ``None``: the suite's (``MlpPolicy`` or ``CnnPolicy``)
     :param net_arch: hidden layer widths of actor and critic; ``None``: the paper's network for MuJoCo,
         Atari, MinAtar and Procgen, SB3's otherwise
-    :param params: PPO arguments (SB3's defaults otherwise)
+    :param params: PPO arguments (SB3's defaults otherwise), as plain data: an RL Zoo schedule as its text
+        (``lin_3e-4``), ``policy_kwargs`` as a mapping or its text (``"dict(activation_fn=nn.ReLU)"``)
     :param eval_episodes: episodes of the teacher's evaluation
     """
 
@@ -299,7 +306,22 @@ class TeacherConfig:
                     f"net_arch must be positive layer widths such as (64, 64), got {self.net_arch!r}.", "net_arch"
                 )
             object.__setattr__(self, "net_arch", layers)
+        if self.policy is not None and self.policy not in PPO.policy_aliases:
+            raise ConfigError(
+                f"policy must be one of PPO's policies {sorted(PPO.policy_aliases)}, or None for the suite's; "
+                f"got {self.policy!r}.",
+                "policy",
+            )
         object.__setattr__(self, "params", _params("params", self.params))
+        try:  # before anything is trained or written: a misspelled argument, or policy_kwargs text off the allow-list
+            check_algorithm_arguments(PPO, self.params, "params", TEACHER_RUN_ARGUMENTS, "the teacher (PPO)")
+        except ValueError as error:
+            raise ConfigError(str(error), "params") from None
+
+    def algorithm_arguments(self) -> dict[str, Any]:
+        """``params`` as PPO takes them: ``lin_<start>`` becomes SB3's linear schedule and ``policy_kwargs``
+        text its mapping."""
+        return algorithm_arguments(self.params)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -309,31 +331,65 @@ class TeacherConfig:
 class CorruptionConfig:
     """An imperfect copy of a teacher (paper §8.4): every parameter plus N(0, σ²) noise.
 
+    The noise is either of a given σ (``sigma``; the paper's 0.05 by default) or learned
+    (``target_fraction``): the σ whose copy keeps that fraction of the teacher's random-normalised score,
+    ``(corrupted - random) / (original - random)``, found by evaluating candidates (σ = 0.05 hardly
+    changes small MLP teachers' scores).
+
     :param teacher: an SB3 .zip, an RL Zoo run folder or ``hf://ORG/REPO``
-    :param sigma: the noise's standard deviation (the paper's: 0.05)
+    :param sigma: the noise's standard deviation (the paper's: 0.05, the default unless ``target_fraction``
+        is given); exclusive with ``target_fraction``
     :param seed: the seed of the noise (and, + 10,000, of the evaluations)
     :param env: the Gymnasium id, to evaluate both teachers; ``None``: read from the teacher (no
-        evaluation if it names none)
+        evaluation if it names none; ``target_fraction`` needs one)
     :param eval_episodes: episodes of each evaluation
     :param best: for an RL Zoo folder, corrupt ``best_model.zip``
     :param trust_pickle: read the teacher's files without the allow-list (only files you trust)
+    :param target_fraction: learn σ so that the copy keeps this fraction of the teacher's score, in (0, 1)
+    :param tolerance: how close to ``target_fraction`` the fraction kept must come
+    :param max_evaluations: the most candidate σ the search evaluates before it gives up
     """
 
     teacher: str
-    sigma: float = PAPER_SIGMA
+    sigma: float | None = None
     seed: int = 0
     env: str | None = None
     eval_episodes: int = 20
     best: bool = False
     trust_pickle: bool = False
+    target_fraction: float | None = None
+    tolerance: float = 0.05
+    max_evaluations: int = 16
 
     def __post_init__(self) -> None:
         if not isinstance(self.teacher, str) or not self.teacher:
             raise ConfigError(f"teacher must be a path or hf://ORG/REPO, got {self.teacher!r}.", "teacher")
-        if not (isinstance(self.sigma, (int, float)) and math.isfinite(self.sigma) and self.sigma >= 0):
+        if self.target_fraction is None:
+            if self.sigma is None:
+                object.__setattr__(self, "sigma", PAPER_SIGMA)
+        elif self.sigma is not None:
+            raise ConfigError(
+                f"sigma and target_fraction exclude each other (sigma={self.sigma!r}, target_fraction="
+                f"{self.target_fraction!r}): give sigma for fixed noise or target_fraction to learn sigma.",
+                "sigma",
+            )
+        if self.sigma is not None and not (self._number(self.sigma) and math.isfinite(self.sigma) and self.sigma >= 0):
             raise ConfigError(f"sigma must be a finite number >= 0, got {self.sigma!r}.", "sigma")
+        if self.target_fraction is not None and not (self._number(self.target_fraction) and 0 < self.target_fraction < 1):
+            raise ConfigError(
+                f"target_fraction must be a number strictly between 0 and 1 (the fraction of the teacher's "
+                f"random-normalised score to keep), got {self.target_fraction!r}.",
+                "target_fraction",
+            )
+        if not (self._number(self.tolerance) and 0 < self.tolerance < 1):
+            raise ConfigError(f"tolerance must be a number strictly between 0 and 1, got {self.tolerance!r}.", "tolerance")
         _integer("seed", self.seed, 0)
         _integer("eval_episodes", self.eval_episodes, 1)
+        _integer("max_evaluations", self.max_evaluations, 1)
+
+    @staticmethod
+    def _number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,15 +1,27 @@
-"""Write an imperfect copy of a teacher (paper §8.4: parameters + N(0, σ²) noise) and score both."""
+"""Write an imperfect copy of a teacher (paper §8.4: parameters + N(0, σ²) noise) and score both.
+
+σ is given, or learned so that the copy keeps a target fraction of the teacher's random-normalised score,
+``(corrupted - random) / (original - random)``: the random policy's score is Badia et al.'s for the Atari
+games the reports human-normalise, and is measured on the same evaluation episodes elsewhere.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from gymnasium import spaces
+from stable_baselines3.common.vec_env import VecEnv
+
 from sb3_distill.common.teacher_sources import CONFIG_FILE, load_teacher, teacher_env_id
-from sb3_distill.corruption import corrupt_model_file
-from sb3_distill.experiment.configs import CorruptionConfig
+from sb3_distill.corruption import corrupt_model_file, search_sigma
+from sb3_distill.envs import suite_of
+from sb3_distill.envs.atari import HUMAN_NORMALIZATION, game_name
+from sb3_distill.experiment.configs import ConfigError, CorruptionConfig
 from sb3_distill.evaluation import Score, evaluation_env, score
 
 
@@ -27,7 +39,9 @@ def corrupt(config: CorruptionConfig, out_path: str, verbose: int = 1, command: 
     """Write the corrupted copy of ``config.teacher`` to ``out_path`` (a .zip), with ``config.json`` beside it.
 
     Both teachers are evaluated on the environment (``config.env``, or the one the teacher names),
-    on seed ``config.seed + 10,000``.
+    on seed ``config.seed + 10,000``. With ``config.target_fraction``, σ is searched first (see
+    :func:`sb3_distill.corruption.search_sigma`): ``config.json`` then records the σ found, the target, the
+    tolerance, the original, corrupted and random scores, the fraction kept and the search's steps.
 
     :param config: what to corrupt and how
     :param out_path: the corrupted teacher's .zip
@@ -40,6 +54,9 @@ def corrupt(config: CorruptionConfig, out_path: str, verbose: int = 1, command: 
             f"{record_path} describes another teacher (how it was trained and its score), and the corrupted copy's "
             f"record would replace it; write the copy to a folder of its own (--out DIR/{os.path.basename(out_path)})."
         )
+    if config.target_fraction is not None:
+        return _corrupt_to_target(config, out_path, record_path, verbose, command)
+    assert config.sigma is not None  # a config without target_fraction has one
     out = corrupt_model_file(config.teacher, out_path, config.sigma, config.seed, best=config.best)
     env_id = config.env or teacher_env_id(config.teacher)
     record: dict[str, Any] = {
@@ -66,6 +83,120 @@ def corrupt(config: CorruptionConfig, out_path: str, verbose: int = 1, command: 
     with open(record_path, "w") as file:
         json.dump(record, file, indent=2)
     return CorruptionResult(out, scores.get("original"), scores.get("corrupted"), record)
+
+
+def _corrupt_to_target(
+    config: CorruptionConfig, out_path: str, record_path: str, verbose: int, command: str | None
+) -> CorruptionResult:
+    """Search σ for ``config.target_fraction``, then write the copy with the σ found (nothing if none is)."""
+    target = config.target_fraction
+    assert target is not None
+    env_id = config.env or teacher_env_id(config.teacher)
+    if env_id is None:
+        raise ConfigError(
+            f"env must be given to learn sigma for target_fraction {target}: {config.teacher!r} names no environment.", "env"
+        )
+
+    def evaluate(source: str, best: bool) -> Score:
+        env = evaluation_env(env_id, config.seed)
+        try:
+            teacher = load_teacher(source, env=env, best=best, trust_pickle=config.trust_pickle)
+            return score(teacher, env, config.eval_episodes)
+        finally:
+            env.close()
+
+    original = evaluate(config.teacher, config.best)
+    random_mean, random_source = random_score(env_id, config.seed, config.eval_episodes)
+    if verbose:
+        print(
+            f"original teacher mean return over {config.eval_episodes} episodes: {original.mean:.1f} +/- "
+            f"{original.std:.1f}; random policy: {random_mean:.1f} ({random_source})"
+        )
+    if not original.mean > random_mean:
+        raise ConfigError(
+            f"target_fraction {target} is undefined for {config.teacher!r}: its mean return {original.mean:.4g} is not "
+            f"above the random policy's {random_mean:.4g}, so no fraction of its score can be kept.",
+            "target_fraction",
+        )
+    corrupted: dict[float, Score] = {}
+    with tempfile.TemporaryDirectory(prefix="sb3-distill-corrupt-") as scratch:
+
+        def fraction_kept(sigma: float) -> float:
+            candidate = os.path.join(scratch, f"candidate{len(corrupted)}", os.path.basename(out_path))
+            corrupt_model_file(config.teacher, candidate, sigma, config.seed, best=config.best)
+            corrupted[sigma] = evaluate(candidate, False)
+            fraction = (corrupted[sigma].mean - random_mean) / (original.mean - random_mean)
+            if verbose:
+                print(f"sigma {sigma:.4g}: mean return {corrupted[sigma].mean:.1f}, fraction kept {fraction:.3f}")
+            return fraction
+
+        search = search_sigma(fraction_kept, target, config.tolerance, config.max_evaluations)
+    if search.sigma is None:
+        sigma, fraction = search.closest
+        jump = (
+            ""
+            if search.jump is None
+            else f"; it jumps across the band between sigma {search.jump[0]:.5g} and {search.jump[1]:.5g} (more "
+            f"evaluation episodes than {config.eval_episodes} smooth it)"
+        )
+        raise ConfigError(
+            f"target_fraction {target} was not reached within {len(search.trace)} evaluations (tolerance "
+            f"{config.tolerance}, at most {config.max_evaluations}): the closest fraction kept was {fraction:.3f}, "
+            f"at sigma {sigma:.4g}{jump}.",
+            "target_fraction",
+        )
+    # the same σ and seed give the same noise: this is the copy that was evaluated
+    out = corrupt_model_file(config.teacher, out_path, search.sigma, config.seed, best=config.best)
+    found = corrupted[search.sigma]
+    record: dict[str, Any] = {
+        "command": command,
+        "env": env_id,
+        "corrupted_from": config.teacher,
+        "sigma": search.sigma,
+        "seed": config.seed,
+        "target_fraction": target,
+        "tolerance": config.tolerance,
+        "max_evaluations": config.max_evaluations,
+        "eval_episodes": config.eval_episodes,
+        "original_mean_return": original.mean,
+        "corrupted_mean_return": found.mean,
+        "random_mean_return": random_mean,
+        "random_score_source": random_source,
+        "fraction": search.fraction,
+        "search": [
+            {"sigma": sigma, "corrupted_mean_return": corrupted[sigma].mean, "fraction": fraction}
+            for sigma, fraction in search.trace
+        ],
+    }
+    with open(record_path, "w") as file:
+        json.dump(record, file, indent=2)
+    if verbose:
+        print(f"corrupted teacher (sigma {search.sigma:.4g}, fraction kept {search.fraction:.3f}) written to {out}")
+    return CorruptionResult(out, original, found, record)
+
+
+class RandomPolicy:
+    """Uniformly random actions, from a seeded action space, with SB3's ``predict``."""
+
+    def __init__(self, action_space: spaces.Space, n_envs: int, seed: int):
+        self.action_space = action_space
+        self.action_space.seed(seed)
+        self.n_envs = n_envs
+
+    def predict(self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = False) -> tuple:
+        return np.stack([self.action_space.sample() for _ in range(self.n_envs)]), state
+
+
+def random_score(env_id: str, seed: int, episodes: int) -> tuple[float, str]:
+    """The random policy's mean return, and where it comes from: ``"table"`` (Badia et al.'s, for the Atari
+    games that the reports human-normalise) or ``"measured"`` (on ``episodes`` evaluation episodes of ``seed``)."""
+    if suite_of(env_id).name == "atari" and game_name(env_id) in HUMAN_NORMALIZATION:
+        return HUMAN_NORMALIZATION[game_name(env_id)][0], "table"
+    env: VecEnv = evaluation_env(env_id, seed)
+    try:
+        return score(RandomPolicy(env.action_space, env.num_envs, seed), env, episodes, deterministic=False).mean, "measured"
+    finally:
+        env.close()
 
 
 def _describes_another_teacher(record_path: str) -> bool:

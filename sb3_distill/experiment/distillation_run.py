@@ -8,6 +8,11 @@ A run folder holds::
     evaluations.csv, best_model.*   with ``eval_every``: the learning curve and the best student
     tb/                             TensorBoard logs
 
+With ``zoo_log_folder`` the run folder is ``<zoo_log_folder>/ppo/<Env>_<id>/``, and a finished run also holds
+the RL Zoo's ``<Env>.zip`` and ``<Env>/`` (``config.yml``, ``args.yml``, ``vecnormalize.pkl``), so that
+``python -m rl_zoo3.enjoy --algo ppo --env <Env> -f <zoo_log_folder> --exp-id <id>`` runs the student
+(see :mod:`sb3_distill.experiment.zoo_layout`).
+
 :func:`distill` starts a run and :func:`resume` continues one from its latest usable checkpoint, with the
 settings it was started with. A SIGINT or SIGTERM during training saves a checkpoint and raises
 :class:`~sb3_distill.runs.RunInterrupted`; a run killed outright loses only the steps since its last checkpoint.
@@ -39,6 +44,15 @@ from sb3_distill.experiment.configs import ConfigError, DistillConfig
 from sb3_distill.evaluation import Score, evaluation_env, score
 from sb3_distill.experiment.methods import METHODS
 from sb3_distill.experiment.run_folder import RunFolder
+from sb3_distill.experiment.zoo_layout import (
+    ZOO_KEY,
+    ZooLayout,
+    check_zoo_env,
+    new_zoo_run_dir,
+    write_zoo_files,
+    zoo_args,
+    zoo_hyperparams,
+)
 from sb3_distill.runs import (
     Checkpointing,
     PeriodicEvaluation,
@@ -92,6 +106,7 @@ def distill(
     command: str | None = None,
     device: str = "auto",
     tensorboard_log: str | None = None,
+    zoo_log_folder: str | None = None,
 ) -> RunResult:
     """Run ``config`` into ``out_dir``: distil, checkpoint, evaluate, and write the run folder.
 
@@ -104,16 +119,31 @@ def distill(
     :param command: the command line that started the run, recorded in ``results.json``
     :param device: the torch device of the student and the teacher (``auto``: CUDA when available)
     :param tensorboard_log: the TensorBoard folder; ``None``: ``tb/`` in the run folder
+    :param zoo_log_folder: write the run in the RL Zoo's layout, to ``<zoo_log_folder>/ppo/<Env>_<id>/`` with the
+        Zoo's next free ``<id>``, and add the Zoo's files when it finishes (also when it finishes after
+        :func:`resume`). Exclusive with ``out_dir``, which would name the run folder a second time
     :raises RunInterrupted: a SIGINT or SIGTERM stopped training; a checkpoint was saved
     :raises TrainingDiverged: an update went non-finite; the last good checkpoint is named
     """
+    if zoo_log_folder is not None and out_dir is not None:
+        raise ValueError(
+            f"--log-folder {zoo_log_folder} and --out {out_dir} both name the run folder: give --log-folder for the "
+            "RL Zoo's layout (LOG_FOLDER/ppo/<Env>_<id>), or --out for a folder of your own, not both."
+        )
     teacher_path = _teacher_path(config.teacher)
     env_id = config.env or teacher_env_id(teacher_path)
     if env_id is None:
         raise ValueError(f"No env given and none can be read from the teacher {teacher_path!r}; pass env=ENV_ID (--env).")
     # stored resolved, so that the run resumes from any working directory
     config = replace(config, env=env_id, teacher=None if config.teacher is None else teacher_path)
+    zoo = None
+    if zoo_log_folder is not None:
+        check_zoo_env(env_id)
+        out_dir = new_zoo_run_dir(zoo_log_folder, env_id)
+        zoo = ZooLayout.of_run(out_dir, env_id)
     folder = RunFolder(out_dir or default_run_dir(config))
+    if zoo is not None:
+        folder.created = True  # new_zoo_run_dir made it for this run: a refused run removes it
     try:  # everything that can refuse the run, before anything of an earlier run in the folder is touched
         tensorboard = tensorboard_log or os.path.join(folder.path, "tb")
         student, teacher_score = _new_student(config, teacher_path, tensorboard, device, verbose)
@@ -123,7 +153,9 @@ def distill(
     with folder:
         _forget_earlier_run(folder.path, verbose)
         out = folder.path
-        return _train(student, config, out, teacher_path, teacher_score, None, callbacks, progress_bar, verbose, command)
+        if zoo is not None and verbose:
+            print(f"run folder (RL Zoo layout): {out}")
+        return _train(student, config, out, teacher_path, teacher_score, None, callbacks, progress_bar, verbose, command, zoo)
 
 
 def _new_student(
@@ -241,7 +273,10 @@ def resume(
             student.tensorboard_log = tensorboard_log
         if verbose:
             print(f"resuming {out} from {checkpoint.folder} ({student.num_timesteps} of {config.steps} timesteps)")
-        return _train(student, config, out, teacher_path, teacher_score, checkpoint, callbacks, progress_bar, verbose, command)
+        zoo = ZooLayout.from_record(checkpoint.manifest, out)  # a run started in the Zoo's layout ends in it
+        return _train(
+            student, config, out, teacher_path, teacher_score, checkpoint, callbacks, progress_bar, verbose, command, zoo
+        )
 
 
 #: What a RunResult is read from in results.json.
@@ -334,8 +369,10 @@ def _train(
     progress_bar: bool,
     verbose: int,
     command: str | None,
+    zoo: ZooLayout | None = None,
 ) -> RunResult:
-    """Train ``student`` up to ``config.steps`` with checkpoints and evaluations, then write the run's results."""
+    """Train ``student`` up to ``config.steps`` with checkpoints and evaluations, then write the run's results
+    (and, with ``zoo``, the RL Zoo's files before ``results.json``, which marks the run finished)."""
     env_id = config.env
     assert env_id is not None
     suite = envs.suite_of(env_id)
@@ -353,6 +390,7 @@ def _train(
                 "teacher_return": teacher_score.mean,
             },
             "teacher_score": asdict(teacher_score),
+            **({ZOO_KEY: zoo.to_dict()} if zoo is not None else {}),
         },
     )
     run_callbacks: list[BaseCallback] = [checkpointing]
@@ -397,6 +435,22 @@ def _train(
         if vec_normalize is not None:
             with atomic_path(os.path.join(out, VECNORMALIZE_FILE)) as temporary:
                 vec_normalize.save(temporary)
+        if zoo is not None:
+            write_zoo_files(
+                out,
+                zoo,
+                os.path.join(out, STUDENT_FILE),
+                None if vec_normalize is None else os.path.join(out, VECNORMALIZE_FILE),
+                zoo_hyperparams(
+                    env_id,
+                    config.n_envs,
+                    config.steps,
+                    {**config.algorithm_params(), "policy_kwargs": student.policy_kwargs},
+                    vec_normalize,
+                ),
+                zoo_args(env_id, zoo, config.seed, config.steps, config.n_envs, config.method),
+                command,
+            )
     except OSError as error:
         raise CheckpointError(
             f"Could not save the final student in {out}: {error.strerror or error}. {_last_checkpoint_text(out)}"
@@ -434,10 +488,17 @@ def _train(
         "distill_loss": student.distill_loss,
         "resumed": checkpoint is not None,
         "periodic_evaluation_seconds": periodic.seconds if periodic is not None else 0.0,
+        **({ZOO_KEY: zoo.to_dict()} if zoo is not None else {}),
     }
     write_json_atomically(os.path.join(out, RESULTS_FILE), record)
     if verbose:
         print(f"student saved to {os.path.join(out, STUDENT_FILE)}; TensorBoard logs in {student.tensorboard_log}")
+        if zoo is not None:
+            run_id = os.path.basename(out).rsplit("_", 1)[-1]
+            print(
+                f"RL Zoo run folder {out}: python -m rl_zoo3.enjoy --algo ppo --env {env_id} -f {zoo.log_folder} "
+                f"--exp-id {run_id}"
+            )
     return RunResult(out, config, teacher_score, student_score, student.num_timesteps, checkpoint is not None, record)
 
 

@@ -30,6 +30,7 @@ from stable_baselines3.common.utils import LinearSchedule
 
 from sb3_distill.common.distillation_algorithm import DistillationAlgorithm
 from sb3_distill.common.presets import presets_of
+from sb3_distill.experiment.policy_kwargs_text import parse_policy_kwargs
 from sb3_distill.ppd import PPD
 from sb3_distill.student_distill import StudentDistill
 from sb3_distill.teacher_distill import TeacherDistill
@@ -56,24 +57,15 @@ class Method:
 
     def check_arguments(self, params: Mapping[str, Any], where: str = "params") -> None:
         """Refuse argument names the algorithm does not take (suggesting the closest), arguments that the run
-        sets itself, and text where the algorithm expects a number (other than an RL Zoo ``lin_<start>``
-        schedule for arguments that take schedules).
+        sets itself, text where the algorithm expects a number (other than an RL Zoo ``lin_<start>``
+        schedule for arguments that take schedules), and ``policy_kwargs`` text off the allow-list of
+        :mod:`sb3_distill.experiment.policy_kwargs_text`.
 
+        :param params: the algorithm arguments, as a config records them
+        :param where: where they come from, named first in errors
         :raises ValueError: naming the argument, what was expected and what was received
         """
-        signature = inspect.signature(self.algorithm.__init__)
-        for name, value in params.items():
-            if name in RUN_ARGUMENTS:
-                raise ValueError(f"{where}: {name} is not an algorithm argument a run takes: {RUN_ARGUMENTS[name]}.")
-            unknown = unknown_argument_hint(self.algorithm, name, RUN_ARGUMENTS)
-            if unknown is not None:
-                raise ValueError(f"{where}: unknown argument {name!r} of {self.name} ({self.algorithm.__name__}); {unknown}")
-            parameter = signature.parameters[name]
-            default = parameter.default
-            takes_number = isinstance(default, (int, float)) and not isinstance(default, bool)
-            if takes_number and isinstance(value, str) and not (takes_schedule(parameter) and is_zoo_schedule(value)):
-                schedules = " or an RL Zoo schedule such as lin_3e-4" if takes_schedule(parameter) else ""
-                raise ValueError(f"{where}: {name} expects a number{schedules}, got {value!r}.")
+        check_algorithm_arguments(self.algorithm, params, where, RUN_ARGUMENTS, f"{self.name} ({self.algorithm.__name__})")
 
     def params(self, preset: str | None) -> dict[str, Any]:
         """The algorithm arguments a run starts from: ``preset``'s, without λ and the KL direction (the run
@@ -103,6 +95,77 @@ RUN_ARGUMENTS = {
 }
 
 
+#: PPO arguments that teacher training sets itself, and where it takes them from instead.
+TEACHER_RUN_ARGUMENTS = {
+    "policy": "the run's policy (--policy)",
+    "env": "the run's env (--env)",
+    "seed": "the run's seed (--seed)",
+    "tensorboard_log": "the teacher folder's tb/ (--tensorboard-log)",
+    "device": "the run's device (--device)",
+    "_init_setup_model": "always True",
+}
+
+
+def check_algorithm_arguments(
+    algorithm: type[Any], params: Mapping[str, Any], where: str, run_arguments: Mapping[str, str], label: str
+) -> None:
+    """Refuse arguments that ``algorithm``'s constructor does not take, or that the run sets (``run_arguments``:
+    name -> where the run takes it from), and values of the wrong kind where the signature tells.
+
+    :param algorithm: the SB3 algorithm class
+    :param params: the arguments, as a config records them (schedules and ``policy_kwargs`` may be text)
+    :param where: where the arguments come from, named first in errors
+    :param run_arguments: constructor arguments the run sets itself
+    :param label: the algorithm as errors name it
+    :raises ValueError: naming the argument, what was expected and what was received
+    """
+    signature = inspect.signature(algorithm.__init__)
+    for name, value in params.items():
+        if name in run_arguments:
+            raise ValueError(f"{where}: {name} is not an algorithm argument a run takes: {run_arguments[name]}.")
+        unknown = unknown_argument_hint(algorithm, name, run_arguments)
+        if unknown is not None:
+            raise ValueError(f"{where}: unknown argument {name!r} of {label}; {unknown}")
+        parameter = signature.parameters[name]
+        default = parameter.default
+        takes_number = isinstance(default, (int, float)) and not isinstance(default, bool)
+        if takes_number and isinstance(value, str) and not (takes_schedule(parameter) and is_zoo_schedule(value)):
+            schedules = " or an RL Zoo schedule such as lin_3e-4" if takes_schedule(parameter) else ""
+            raise ValueError(f"{where}: {name} expects a number{schedules}, got {value!r}.")
+        if name == "policy_kwargs":
+            _check_policy_kwargs(value, where)
+
+
+def _check_policy_kwargs(value: Any, where: str) -> None:
+    # text is read now, so that a run refuses it before it trains or evaluates anything
+    if isinstance(value, str):
+        try:
+            parse_policy_kwargs(value)
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+    elif value is not None and not isinstance(value, Mapping):
+        raise ValueError(
+            f"{where}: policy_kwargs expects a mapping or its text such as 'dict(net_arch=[64, 64])', got {value!r}."
+        )
+
+
+def algorithm_arguments(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Arguments as a config records them (plain data) -> as the algorithm takes them: an RL Zoo
+    ``lin_<start>`` becomes SB3's linear schedule and ``policy_kwargs`` text its mapping.
+
+    :param params: the recorded arguments
+    :return: the constructor's keyword arguments
+    """
+    arguments = {
+        name: zoo_schedule(value) if isinstance(value, str) and is_zoo_schedule(value) else value
+        for name, value in params.items()
+    }
+    policy_kwargs = params.get("policy_kwargs")
+    if isinstance(policy_kwargs, str):
+        arguments["policy_kwargs"] = parse_policy_kwargs(policy_kwargs)
+    return arguments
+
+
 def unknown_argument_hint(cls: type[Any], name: str, excluded: Iterable[str] = ()) -> str | None:
     """``None`` if ``cls``'s constructor takes ``name`` (and it is not ``excluded``), else what to say instead:
     the closest name it takes, or all of them."""
@@ -114,7 +177,9 @@ def unknown_argument_hint(cls: type[Any], name: str, excluded: Iterable[str] = (
 
 
 def takes_schedule(parameter: inspect.Parameter) -> bool:
-    return "Schedule" in str(parameter.annotation)
+    """Whether the argument takes a schedule: annotated ``Schedule``, or SB3's resolved ``Callable[[float], float]``."""
+    annotation = str(parameter.annotation)
+    return "Schedule" in annotation or "Callable" in annotation
 
 
 def is_zoo_schedule(value: str) -> bool:

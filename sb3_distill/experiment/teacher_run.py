@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from sb3_distill import envs
 from sb3_distill.common.teacher_sources import CONFIG_FILE, load_teacher
-from sb3_distill.experiment.configs import TeacherConfig
+from sb3_distill.experiment.configs import ConfigError, TeacherConfig
 from sb3_distill.evaluation import Score, evaluation_env, score
 from sb3_distill.experiment.run_folder import prepare_output_dir
 from sb3_distill.student_sizes import teacher_policy_kwargs
@@ -49,24 +50,30 @@ def train_teacher(
     :param tensorboard_log: the TensorBoard folder; ``None``: ``tb/`` in ``out_dir``
     """
     suite = envs.suite_of(config.env)
-    params = dict(config.params)
+    arguments = config.algorithm_arguments()  # lin_ schedules and policy_kwargs text as PPO takes them
     policy = config.policy or suite.policy
     policy_kwargs = {} if suite.name == "classic" else teacher_policy_kwargs(suite.name)
-    policy_kwargs.update(params.pop("policy_kwargs", {}))
+    policy_kwargs.update(arguments.pop("policy_kwargs", None) or {})
     if config.net_arch:
         policy_kwargs["net_arch"] = {"pi": list(config.net_arch), "vf": list(config.net_arch)}
     env = envs.make(config.env, config.n_envs, config.seed, normalize=config.normalize)
+    created = not os.path.exists(out_dir)
     out = prepare_output_dir(out_dir)
 
-    model = PPO(
-        policy,
-        env,
-        seed=config.seed,
-        tensorboard_log=tensorboard_log or os.path.join(out, "tb"),
-        policy_kwargs=policy_kwargs,
-        device=device,
-        **params,
-    )
+    try:
+        model = PPO(
+            policy,
+            env,
+            seed=config.seed,
+            tensorboard_log=tensorboard_log or os.path.join(out, "tb"),
+            policy_kwargs=policy_kwargs,
+            device=device,
+            **arguments,
+        )
+    except (AssertionError, TypeError, ValueError) as error:  # SB3 checks its arguments with assert
+        if created:  # nothing was trained: a refused teacher leaves no folder behind
+            shutil.rmtree(out, ignore_errors=True)
+        raise ConfigError(f"params: PPO refused its arguments {dict(config.params)}: {error}", "params") from error
     model.learn(config.steps, progress_bar=progress_bar, tb_log_name="teacher")
 
     model_path = os.path.join(out, f"{envs.env_slug(config.env)}.zip")  # the RL Zoo names namespaced ids so too
@@ -89,7 +96,7 @@ def train_teacher(
         "normalize": normalized,
         "policy": policy,
         "policy_kwargs": {"net_arch": policy_kwargs.get("net_arch")},
-        "params": params,
+        "params": dict(config.params),  # as given: schedules and policy_kwargs text stay text
         "eval_mean_return": result.mean,
         "eval_std_return": result.std,
         "eval_episodes": result.episodes,

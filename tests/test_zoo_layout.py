@@ -1,0 +1,234 @@
+"""Runs in the RL Zoo's layout (``--log-folder``): ``logs/ppo/<Env>_<id>/`` with the Zoo's files, replayed by the
+real ``rl_zoo3.enjoy``, usable as a teacher, and written at the end of a resumed run too."""
+
+from __future__ import annotations
+
+import contextlib
+import filecmp
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+import yaml
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.vec_env import VecNormalize
+
+from sb3_distill import envs
+from sb3_distill.cli.main import main
+from sb3_distill.evaluation import EVAL_SEED_OFFSET, evaluation_env, score
+from sb3_distill.experiment import DistillConfig, distill, resume
+from sb3_distill.experiment.zoo_layout import ZooLayout, latest_run_id, write_zoo_files, zoo_env_name
+from sb3_distill.runs import RunInterrupted
+from sb3_distill.teachers import bundled_teacher_path
+
+TEACHER = bundled_teacher_path()  # PPO on CartPole-v1, 500 over 50 episodes
+ENV = "CartPole-v1"
+EPISODES = 5
+# 4,096 steps of PPD into the smaller student with its own VecNormalize: a student clearly better than random
+# (CartPole random ≈ 22) that trains in 4-5 s on 2 shared cores (25 s under heavy load). Measured (seed 0):
+# 133.0 +/- 2.5 over 5 episodes with its statistics, 58.2 +/- 3.7 on raw observations. The teacher's score is
+# given, not measured.
+RUN = [
+    "distill", "--teacher", TEACHER, "--student", "smaller", "--normalize", "--steps", "4096", "--n-envs", "4",
+    "--eval-episodes", str(EPISODES), "--teacher-score", "500,0", "--no-progress",
+]  # fmt: skip
+
+
+def _quiet_main(argv: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(argv)
+    return code, out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def zoo_run(tmp_path_factory):
+    """One finished ``--log-folder`` run: (log folder, run folder, what the command printed)."""
+    logs = tmp_path_factory.mktemp("zoo") / "logs"
+    code, printed = _quiet_main([*RUN, "--log-folder", str(logs)])
+    assert code == 0, printed
+    return logs, logs / "ppo" / f"{ENV}_1", printed
+
+
+def test_a_run_goes_to_the_zoo_layout_with_the_zoo_files(zoo_run):
+    logs, run, printed = zoo_run
+    assert sorted(os.listdir(logs / "ppo")) == [f"{ENV}_1"]
+    assert f"run folder (RL Zoo layout): {run}" in printed
+    assert f"python -m rl_zoo3.enjoy --algo ppo --env {ENV} -f {logs} --exp-id 1" in printed
+    # our own files stay as they are, the Zoo's come beside them
+    assert {"student.zip", "vecnormalize.pkl", "results.json", "checkpoints", f"{ENV}.zip", ENV} <= set(os.listdir(run))
+    assert filecmp.cmp(run / "student.zip", run / f"{ENV}.zip", shallow=False)
+    assert filecmp.cmp(run / "vecnormalize.pkl", run / ENV / "vecnormalize.pkl", shallow=False)
+    config = yaml.safe_load((run / ENV / "config.yml").read_text())
+    assert config["normalize"] is True and config["policy"] == "MlpPolicy"
+    assert config["n_timesteps"] == 4096 and config["n_envs"] == 4 and config["n_steps"] == 64
+    assert config["policy_kwargs"] == "dict(activation_fn=nn.Tanh, net_arch=dict(pi=[30, 30], vf=[30, 30]))"
+    args = yaml.safe_load((run / ENV / "args.yml").read_text())
+    assert args["env"] == ENV and args["env_kwargs"] is None and args["algo"] == "ppo" and args["seed"] == 0
+    assert (run / ENV / "command.txt").read_text().startswith("sb3-distill distill --teacher")
+    results = json.loads((run / "results.json").read_text())
+    assert results["zoo_layout"] == {"log_folder": str(logs), "algo": "ppo", "env_name": ENV}
+    # the saved statistics are what enjoy loads: VecNormalize.load, then training and reward normalisation off
+    loaded = VecNormalize.load(str(run / ENV / "vecnormalize.pkl"), evaluation_env(ENV, 0))
+    assert loaded.norm_obs and loaded.obs_rms.count > 4096
+
+
+def test_the_next_run_takes_the_zoo_next_id_and_a_resumed_run_writes_the_zoo_files(zoo_run):
+    logs, _, _ = zoo_run
+
+    class StopOnce(BaseCallback):  # Ctrl-C half-way, as a user would
+        def _on_step(self) -> bool:
+            if self.num_timesteps == 512:
+                signal.raise_signal(signal.SIGINT)
+            return True
+
+    config = DistillConfig(
+        teacher=TEACHER, steps=1024, n_envs=4, checkpoint_every=256, eval_episodes=1, teacher_score=(500, 0)
+    )
+    with pytest.raises(RunInterrupted):
+        distill(config, callbacks=[StopOnce()], verbose=0, zoo_log_folder=str(logs))
+    run = logs / "ppo" / f"{ENV}_2"
+    assert not (run / f"{ENV}.zip").exists() and not (run / ENV).exists()  # an unfinished run is no Zoo model
+    result = resume(str(run), verbose=0)
+    assert result.resumed and result.timesteps >= 1024  # the steps the stop dropped are taken again
+    assert filecmp.cmp(run / "student.zip", run / f"{ENV}.zip", shallow=False)
+    config_yml = yaml.safe_load((run / ENV / "config.yml").read_text())
+    assert config_yml["normalize"] is False and not (run / ENV / "vecnormalize.pkl").exists()  # this one has none
+    assert yaml.safe_load((run / ENV / "args.yml").read_text())["env"] == ENV
+    assert result.record["zoo_layout"]["log_folder"] == str(logs)
+
+
+def test_enjoy_replays_the_student_with_its_statistics(zoo_run):
+    """The real ``rl_zoo3.enjoy`` on the folder gives, episode by episode, the returns of our own evaluation of
+    the student with its VecNormalize: it is seeded as our evaluation is (``--seed`` = seed + EVAL_SEED_OFFSET,
+    one environment that resets itself), acts deterministically and normalises with the same statistics, so
+    the episodes are the same ones and the returns agree exactly (any tolerance would hide a difference). On
+    raw observations the student scores far lower (measured: 58.2 against 133.0), so agreement shows that
+    enjoy applied the statistics."""
+    pytest.importorskip("rl_zoo3")
+    logs, run, _ = zoo_run
+    seed = 0 + EVAL_SEED_OFFSET
+    command = [
+        sys.executable, "-m", "rl_zoo3.enjoy", "--algo", "ppo", "--env", ENV, "-f", str(logs), "--exp-id", "1",
+        "-n", "1500", "--no-render", "--deterministic", "--seed", str(seed), "--device", "cpu", "--num-threads", "1",
+    ]  # fmt: skip
+    enjoyed = subprocess.run(command, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert enjoyed.returncode == 0, enjoyed.stderr
+    assert f"Loading {logs}/ppo/{ENV}_1/{ENV}.zip" in enjoyed.stdout and "Loading running average" in enjoyed.stdout
+    returns = [float(value) for value in re.findall(r"^Episode Reward: (\S+)$", enjoyed.stdout, re.MULTILINE)]
+    assert len(returns) >= EPISODES, enjoyed.stdout
+
+    student = PPO.load(str(run / f"{ENV}.zip"), device="cpu")
+    stats = VecNormalize.load(str(run / ENV / "vecnormalize.pkl"), evaluation_env(ENV, 0))
+    ours, _ = evaluate_policy(
+        student, envs.frozen_copy(evaluation_env(ENV, 0), stats), len(returns), deterministic=True, return_episode_rewards=True
+    )
+    assert returns == ours
+    normalized = score(student, envs.frozen_copy(evaluation_env(ENV, 0), stats), EPISODES)
+    recorded = json.loads((run / "results.json").read_text())
+    assert normalized.mean == recorded["student_mean_return"] == pytest.approx(sum(returns[:EPISODES]) / EPISODES)
+    assert normalized.mean > 60  # clearly better than random (≈ 22)
+    raw = score(student, evaluation_env(ENV, 0), EPISODES)
+    assert abs(raw.mean - normalized.mean) > 25, (raw, normalized)
+
+
+def test_the_zoo_folder_is_a_teacher_that_scores_as_the_student_did(zoo_run, tmp_path):
+    _, run, _ = zoo_run
+    out = tmp_path / "second"
+    argv = ["distill", "--teacher", str(run), "--steps", "256", "--n-envs", "4", "--eval-episodes", str(EPISODES)]
+    code, printed = _quiet_main([*argv, "--out", str(out), "--no-progress"])
+    assert code == 0, printed
+    second = json.loads((out / "results.json").read_text())
+    first = json.loads((run / "results.json").read_text())
+    assert second["env"] == ENV and second["teacher"] == str(run / f"{ENV}.zip")  # the Zoo model, not student.zip
+    assert second["teacher_mean_return"] == first["student_mean_return"]  # same episodes, same statistics
+    assert second["teacher_std_return"] == first["student_std_return"]
+
+
+def test_log_folder_with_out_is_refused_and_leaves_no_folder(tmp_path, capsys):
+    logs, out = tmp_path / "logs", tmp_path / "out"
+    assert main([*RUN, "--log-folder", str(logs), "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert len(error.strip().splitlines()) == 1
+    assert error.startswith(f"sb3-distill distill: error: --log-folder {logs} and --out {out} both name the run folder")
+    assert not logs.exists() and not out.exists()
+
+
+def test_a_refused_run_leaves_no_zoo_folder_and_its_id_free(tmp_path, capsys):
+    logs = tmp_path / "logs"
+    assert main(["distill", "--teacher", TEACHER, "--param", "batch_size=0", "--log-folder", str(logs)]) == 2
+    assert "batch_size" in capsys.readouterr().err
+    assert os.listdir(logs / "ppo") == []
+
+
+def test_resume_takes_the_run_own_log_folder_only(zoo_run, tmp_path, capsys):
+    logs, run, _ = zoo_run
+    assert main(["distill", "--resume", str(run), "--log-folder", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert f"--log-folder {tmp_path} (the run is in the log folder {logs})" in error
+    assert main(["distill", "--resume", str(run), "--log-folder", str(logs), "--no-progress"]) == 0
+    assert "finished already" in capsys.readouterr().out
+
+
+def test_next_run_id_is_the_zoo_one(tmp_path):
+    names = ["CartPole-v1_1", "CartPole-v1_10", "CartPole-v1_3x", "CartPole-v1_", "XCartPole-v1_12", "Pendulum-v1_40"]
+    for name in names:
+        (tmp_path / name).mkdir()
+    (tmp_path / "CartPole-v1_99").write_text("")  # a file counts for the Zoo too (it globs names)
+    assert latest_run_id(str(tmp_path), "CartPole-v1") == 99
+    assert latest_run_id(str(tmp_path), "Acrobot-v1") == 0
+    assert zoo_env_name("ALE/Pong-v5") == "ALE-Pong-v5" and zoo_env_name("my_module:Env-v0") == "Env-v0"
+    utils = pytest.importorskip("rl_zoo3.utils")
+    from huggingface_sb3 import EnvironmentName
+
+    for env_name in ("CartPole-v1", "Acrobot-v1", "Pendulum-v1"):
+        assert latest_run_id(str(tmp_path), env_name) == utils.get_latest_run_id(str(tmp_path), EnvironmentName(env_name))
+
+
+def test_a_failed_copy_leaves_no_half_written_zoo_model(tmp_path, monkeypatch):
+    (tmp_path / "student.zip").write_bytes(b"x" * 1000)
+    layout = ZooLayout(str(tmp_path), ENV)
+
+    def copy_half(source, destination):
+        with open(destination, "wb") as file:
+            file.write(b"x" * 500)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("sb3_distill.experiment.zoo_layout.shutil.copyfile", copy_half)
+    with pytest.raises(OSError, match="No space left"):
+        write_zoo_files(str(tmp_path), layout, str(tmp_path / "student.zip"), None, {"normalize": False}, {"env": ENV})
+    assert not (tmp_path / f"{ENV}.zip").exists()
+    assert [name for name in os.listdir(tmp_path) if name.startswith(".tmp-")] == []
+
+
+def test_a_zoo_folder_names_its_environment_by_its_args(tmp_path):
+    from sb3_distill.common.teacher_sources import teacher_env_id
+
+    ours = tmp_path / "ppo" / "ALE-Pong-v5_1"
+    (ours / "ALE-Pong-v5").mkdir(parents=True)
+    (ours / "ALE-Pong-v5" / "args.yml").write_text(yaml.safe_dump({"env": "ALE/Pong-v5", "env_kwargs": None}))
+    assert teacher_env_id(str(ours)) == "ALE/Pong-v5"  # the folder's name has lost the slash
+    zoo = tmp_path / "ppo" / "CartPole-v1_1"  # the Zoo's own args.yml holds Python tags: the folder's name is used
+    (zoo / ENV).mkdir(parents=True)
+    (zoo / ENV / "args.yml").write_text("!!python/object/apply:collections.OrderedDict\n- - - env\n    - CartPole-v1\n")
+    assert teacher_env_id(str(zoo)) == ENV
+
+
+def test_the_best_model_of_a_zoo_folder_teaches_with_its_own_statistics(tmp_path):
+    from sb3_distill.common.teacher_sources import resolve_file_source
+
+    run = tmp_path / f"{ENV}_1"
+    (run / ENV).mkdir(parents=True)
+    for name in (f"{ENV}.zip", "best_model.zip", f"{ENV}/vecnormalize.pkl"):
+        (run / name).write_bytes(b"")
+    assert resolve_file_source(str(run), best=True)[1] == str(run / ENV / "vecnormalize.pkl")  # the Zoo's own runs
+    (run / "best_model_vecnormalize.pkl").write_bytes(b"")  # what sb3-distill's periodic evaluation keeps beside it
+    assert resolve_file_source(str(run), best=True)[1] == str(run / "best_model_vecnormalize.pkl")
+    assert resolve_file_source(str(run), best=False)[1] == str(run / ENV / "vecnormalize.pkl")
