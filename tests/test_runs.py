@@ -335,6 +335,8 @@ def test_a_stop_signal_saves_a_checkpoint_and_says_how_to_resume(tmp_path, stop)
     assert f"{stop.name}: stopped at" in error and f"Resume with: sb3-distill distill --resume {out}" in error
     saved = latest_checkpoint(str(out))
     assert 5120 <= saved.timesteps < 30000  # the one saved on the signal (5120: the periodic one, if no step came between)
+    # it counts only the steps the weights learned from: whole rollouts of 8 envs x 64 steps, not the dropped partial one
+    assert saved.timesteps % (8 * 64) == 0
     assert f"saved {saved.folder}" in error
     assert not (out / "results.json").exists()
 

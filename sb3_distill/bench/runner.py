@@ -1,6 +1,7 @@
 """Run one job of the grid into its folder. A finished job is marked by ``done.json``, written last and
 atomically, so a grid that restarts skips it; a job that fails records ``error.json`` and the grid goes on.
-A distillation run that was killed resumes from its latest checkpoint; any other unfinished job starts over.
+A distillation run or a teacher's training that was killed resumes from its latest checkpoint; any other
+unfinished job (a corruption, a teacher killed before its first checkpoint) starts over.
 A ``done.json`` that cannot be read (damaged after the fact: it is written atomically) marks no finished
 job: a warning names it, and the job runs again from the start.
 """
@@ -19,7 +20,16 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from sb3_distill.bench.plan import DistillJob, TeacherJob
 from sb3_distill.common.atomic_files import DamagedRecord, read_json_record, write_json_atomically
-from sb3_distill.experiment import CorruptionConfig, DistillConfig, TeacherConfig, corrupt, distill, resume, train_teacher
+from sb3_distill.experiment import (
+    CorruptionConfig,
+    DistillConfig,
+    TeacherConfig,
+    corrupt,
+    distill,
+    resume,
+    resume_teacher,
+    train_teacher,
+)
 from sb3_distill.envs import env_slug
 from sb3_distill.runs import RunInterrupted, last_good_checkpoint
 
@@ -50,12 +60,13 @@ def run_job(job: TeacherJob | DistillJob) -> dict[str, Any]:
     if done is not None:
         return {**done, "status": "skipped"}
     damaged = os.path.exists(os.path.join(job.folder, DONE))  # read_done warned; a resume would not run it again
-    resumable = isinstance(job, DistillJob) and not damaged and _can_resume(job.folder)
+    checkpointed = isinstance(job, DistillJob) or _trains_teacher(job)  # the jobs that write checkpoints
+    resumable = checkpointed and not damaged and _can_resume(job.folder)
     if os.path.exists(job.folder) and not resumable:  # the remains of an interrupted or failed attempt
         shutil.rmtree(job.folder)
     os.makedirs(job.folder, exist_ok=True)
     try:
-        results = _run_teacher(job) if isinstance(job, TeacherJob) else _run_distill(job, resumable)
+        results = _run_teacher(job, resumable) if isinstance(job, TeacherJob) else _run_distill(job, resumable)
     except RunInterrupted as stop:  # a checkpoint is saved: not a failure, and a restart resumes the run
         # Die of the signal, as without a handler: a pool worker must not go on to its next job.
         signal.signal(stop.signum, signal.SIG_DFL)
@@ -76,11 +87,16 @@ def run_job(job: TeacherJob | DistillJob) -> dict[str, Any]:
 
 
 def _can_resume(folder: str) -> bool:
-    """A killed run with a usable checkpoint (a run that failed is started over instead)."""
+    """A killed run or teacher training with a usable checkpoint (one that failed is started over instead)."""
     return not os.path.exists(os.path.join(folder, ERROR)) and last_good_checkpoint(folder) is not None
 
 
-def _run_teacher(job: TeacherJob) -> dict[str, Any]:
+def _trains_teacher(job: TeacherJob) -> bool:
+    """Whether ``job`` trains its teacher (rather than corrupting one or taking a given source)."""
+    return job.variant.sigma == 0 and job.env.teacher == "train"
+
+
+def _run_teacher(job: TeacherJob, resumable: bool = False) -> dict[str, Any]:
     env = job.env
     if job.variant.sigma > 0:
         out = os.path.join(job.folder, f"{env_slug(env.env_id)}.zip")
@@ -98,6 +114,9 @@ def _run_teacher(job: TeacherJob) -> dict[str, Any]:
         return {"teacher": out, **found}
     if env.teacher != "train":
         return {"teacher": env.teacher}
+    if resumable:  # killed after a checkpoint: go on from it, with the settings it was started with
+        teacher = resume_teacher(job.folder)
+        return {"teacher": teacher.path, "teacher_eval": teacher.score.mean}
     teacher = train_teacher(
         TeacherConfig(
             env=env.env_id,

@@ -27,7 +27,7 @@ from sb3_distill.experiment.distillation_run import (
 from sb3_distill.evaluation import EVAL_SEED_OFFSET, Score, evaluation_env, score
 from sb3_distill.experiment.methods import METHODS, PRESETS, Method, get_method, method_params
 from sb3_distill.experiment.policy_kwargs_text import parse_policy_kwargs
-from sb3_distill.experiment.teacher_run import TeacherResult, train_teacher
+from sb3_distill.experiment.teacher_run import TeacherResult, resume_teacher, stored_teacher_config, train_teacher
 from sb3_distill.experiment.zoo_hyperparams import (
     ZooHyperparams,
     ZooHyperparamsError,
@@ -63,9 +63,11 @@ __all__ = [
     "read_result",
     "read_zoo_hyperparams",
     "resume",
+    "resume_teacher",
     "run_config",
     "score",
     "stored_config",
+    "stored_teacher_config",
     "train_teacher",
     "with_zoo_hyperparams",
 ]

@@ -281,6 +281,8 @@ class TeacherConfig:
     :param params: PPO arguments (SB3's defaults otherwise), as plain data: an RL Zoo schedule as its text
         (``lin_3e-4``), ``policy_kwargs`` as a mapping or its text (``"dict(activation_fn=nn.ReLU)"``)
     :param eval_episodes: episodes of the teacher's evaluation
+    :param checkpoint_every: timesteps between checkpoints; ``None``: a tenth of ``steps``; 0: only on a signal
+    :param keep_checkpoints: how many checkpoints to keep, newest first
     """
 
     env: str
@@ -292,13 +294,16 @@ class TeacherConfig:
     net_arch: tuple[int, ...] | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     eval_episodes: int = 20
+    checkpoint_every: int | None = None
+    keep_checkpoints: int = 2
 
     def __post_init__(self) -> None:
         if not isinstance(self.env, str) or not self.env:
             raise ConfigError(f"env must be a Gymnasium id such as 'CartPole-v1', got {self.env!r}.", "env")
-        for name in ("steps", "n_envs", "eval_episodes"):
+        for name in ("steps", "n_envs", "eval_episodes", "keep_checkpoints"):
             _integer(name, getattr(self, name), 1)
         _integer("seed", self.seed, 0)
+        _optional_integer("checkpoint_every", self.checkpoint_every)
         if self.net_arch is not None:
             layers = tuple(self.net_arch)
             if not layers or not all(isinstance(width, int) and not isinstance(width, bool) and width > 0 for width in layers):
@@ -323,8 +328,25 @@ class TeacherConfig:
         text its mapping."""
         return algorithm_arguments(self.params)
 
+    @property
+    def checkpoint_interval(self) -> int:
+        """Timesteps between checkpoints, with the default of a tenth of ``steps``."""
+        return max(self.steps // 10, 1) if self.checkpoint_every is None else self.checkpoint_every
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> TeacherConfig:
+        """A config from :meth:`to_dict`'s output (as a checkpoint's manifest stores it, lists for tuples).
+
+        Settings added since the folder was written take their defaults; unknown keys are refused.
+        """
+        known = {item.name for item in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"Unknown teacher settings {unknown}; expected some of {sorted(known)}.")
+        return cls(**values)
 
 
 @dataclass(frozen=True)

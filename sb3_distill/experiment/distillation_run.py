@@ -418,6 +418,9 @@ def _train(
         except TrainingDiverged as error:
             raise TrainingDiverged(f"{error} {_last_checkpoint_text(out)}") from error
     if checkpointing.stop_signal is not None:
+        # The partial rollout is dropped, and its steps with it: the checkpoint counts the steps its weights learned
+        # from, so the resumed run ends at the steps an uninterrupted one does.
+        student.num_timesteps = checkpointing.rollout_start
         saved = checkpointing.save()
         name = signal.Signals(checkpointing.stop_signal).name
         raise RunInterrupted(

@@ -10,7 +10,7 @@ from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
 
-from sb3_distill.runs.checkpoints import Checkpoint, save_checkpoint
+from sb3_distill.runs.checkpoints import STUDENT, Checkpoint, save_checkpoint
 
 
 class RunInterrupted(Exception):
@@ -33,9 +33,11 @@ class Checkpointing(BaseCallback):
     :param every: timesteps between checkpoints (0: only when asked with :meth:`save`)
     :param info: JSON-serialisable facts for each manifest, e.g. how to rebuild the run
     :param keep: how many checkpoints to keep
+    :param model_file: the model's file name in each checkpoint: ``student.zip`` (a distillation run, whose
+        manifests also record its teacher) or ``teacher.zip`` (a teacher's training, any SB3 algorithm)
     """
 
-    def __init__(self, run_dir: str, every: int, info: dict[str, Any] | None = None, keep: int = 2):
+    def __init__(self, run_dir: str, every: int, info: dict[str, Any] | None = None, keep: int = 2, model_file: str = STUDENT):
         super().__init__()
         if every < 0:
             raise ValueError(f"Checkpoints every {every} timesteps: expected 0 (off) or a positive number.")
@@ -43,14 +45,19 @@ class Checkpointing(BaseCallback):
         self.every = every
         self.info = info or {}
         self.keep = keep
+        self.model_file = model_file
         self.stop_signal: int | None = None
         self.latest: Checkpoint | None = None
+        #: ``num_timesteps`` when the latest rollout began: the steps that the weights have learned from
+        self.rollout_start = 0
         self._last_saved = 0
 
     def _on_training_start(self) -> None:
         self._last_saved = self.num_timesteps  # a resumed run counts from its checkpoint
+        self.rollout_start = self.num_timesteps
 
     def _on_rollout_start(self) -> None:
+        self.rollout_start = self.num_timesteps
         if self.every and self.num_timesteps - self._last_saved >= self.every:
             self.save()
 
@@ -61,9 +68,12 @@ class Checkpointing(BaseCallback):
         from sb3_distill.common.distillation_algorithm import DistillationAlgorithm
         from sb3_distill.runs.resume import teacher_settings
 
-        assert isinstance(self.model, DistillationAlgorithm), "Checkpointing saves distillation runs"
-        info = {**self.info, "teacher": teacher_settings(self.model, **self.info.get("teacher", {}))}
-        self.latest = save_checkpoint(self.model, self.run_dir, info, self.keep)
+        info = self.info
+        if isinstance(self.model, DistillationAlgorithm):  # a student: the manifest records how to load its teacher
+            info = {**self.info, "teacher": teacher_settings(self.model, **self.info.get("teacher", {}))}
+        else:
+            assert self.model_file != STUDENT, "Checkpointing saves a distillation run's student, or a model_file of its own"
+        self.latest = save_checkpoint(self.model, self.run_dir, info, self.keep, self.model_file)
         self._last_saved = self.num_timesteps
         return self.latest
 

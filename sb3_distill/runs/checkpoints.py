@@ -1,10 +1,11 @@
-"""Checkpoints of a distillation run: everything needed to continue it exactly where it stopped.
+"""Checkpoints of a run: everything needed to continue it where it stopped.
 
 A run folder keeps its checkpoints under ``checkpoints/``, one folder per save::
 
     checkpoints/step-000000051200/
         student.zip          the student (a plain SB3 zip) with its optimizer state and num_timesteps
-        vecnormalize.pkl     the student's VecNormalize statistics, when it has them
+                             (``teacher.zip`` in the checkpoints of a teacher's training)
+        vecnormalize.pkl     the model's VecNormalize statistics, when it has them
         rng.json             the Python, NumPy and torch random states
         manifest.json        written last: the step, each file's size and SHA-256, the teacher source and
                              whatever the caller adds (the command's arguments, the teacher's score)
@@ -37,6 +38,8 @@ from sb3_distill.common.training_guard import TrainingDiverged, non_finite_param
 
 CHECKPOINTS = "checkpoints"
 STUDENT = "student.zip"
+#: The model file of a teacher's training checkpoints (``train-teacher``).
+TEACHER = "teacher.zip"
 VECNORMALIZE = "vecnormalize.pkl"
 RNG = "rng.json"
 MANIFEST = "manifest.json"
@@ -70,14 +73,17 @@ def checkpoint_folder(run_dir: str, timesteps: int) -> str:
     return os.path.join(run_dir, CHECKPOINTS, f"step-{timesteps:012d}")
 
 
-def save_checkpoint(model: BaseAlgorithm, run_dir: str, info: dict[str, Any] | None = None, keep: int = 2) -> Checkpoint:
+def save_checkpoint(
+    model: BaseAlgorithm, run_dir: str, info: dict[str, Any] | None = None, keep: int = 2, model_file: str = STUDENT
+) -> Checkpoint:
     """Write a checkpoint of ``model`` at its ``num_timesteps`` into ``run_dir/checkpoints``, atomically.
 
-    :param model: the student
+    :param model: the student (or, with ``model_file=TEACHER``, the teacher being trained)
     :param run_dir: the run folder
     :param info: JSON-serialisable facts the manifest should carry (e.g. the command's arguments)
     :param keep: how many checkpoints to keep, newest first (at least 1); older ones are deleted
-    :raises TrainingDiverged: the student's weights hold a NaN or an infinity (nothing is written)
+    :param model_file: the model's file name in the checkpoint: ``student.zip`` or ``teacher.zip``
+    :raises TrainingDiverged: the model's weights hold a NaN or an infinity (nothing is written)
     :raises CheckpointError: the folder could not be written (the previous checkpoint is left as it was)
     """
     if keep < 1:
@@ -85,7 +91,8 @@ def save_checkpoint(model: BaseAlgorithm, run_dir: str, info: dict[str, Any] | N
     bad = non_finite_parameters(model.policy.named_parameters())
     if bad:
         raise TrainingDiverged(
-            f"Not saving a checkpoint at {model.num_timesteps} timesteps: the student's weights {bad} hold NaN or "
+            f"Not saving a checkpoint at {model.num_timesteps} timesteps: the {os.path.splitext(model_file)[0]}'s "
+            f"weights {bad} hold NaN or "
             f"infinite values. {_previous(run_dir)}"
         )
     final = checkpoint_folder(run_dir, model.num_timesteps)
@@ -98,7 +105,7 @@ def save_checkpoint(model: BaseAlgorithm, run_dir: str, info: dict[str, Any] | N
         os.makedirs(parent, exist_ok=True)
         shutil.rmtree(temporary, ignore_errors=True)
         os.makedirs(temporary)
-        model.save(os.path.join(temporary, STUDENT))
+        model.save(os.path.join(temporary, model_file))
         vec_normalize = model.get_vec_normalize_env()
         if vec_normalize is not None:
             vec_normalize.save(os.path.join(temporary, VECNORMALIZE))
@@ -185,7 +192,7 @@ def latest_checkpoint(run_dir: str) -> Checkpoint:
 
 
 def restore_vecnormalize(checkpoint: Checkpoint, venv: VecEnv, trust_pickle: bool = False) -> VecNormalize:
-    """The student's ``VecNormalize`` of ``checkpoint`` around ``venv`` (running statistics and settings).
+    """The ``VecNormalize`` of ``checkpoint``'s model around ``venv`` (running statistics and settings).
 
     Read through the allow-list unpickler (unless ``trust_pickle``): a checkpoint folder may come from someone else.
     """
