@@ -5,17 +5,34 @@ from __future__ import annotations
 import argparse
 
 from sb3_distill.report.build import build_report
+from sb3_distill.report.statistics import DEFAULT_REPS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", help="a grid's output folder (the --out of sb3-distill bench)")
-    parser.add_argument("--reps", type=int, default=2000, help="bootstrap replications of the confidence intervals")
+    parser.add_argument(
+        "--reps",
+        type=positive_int,
+        default=DEFAULT_REPS,
+        help="bootstrap replications of the confidence intervals (rliable's default)",
+    )
     parser.add_argument(
         "--at",
         type=parse_steps,
         metavar="STEPS",
         help="also tabulate evaluation returns at these steps, per environment and size: e.g. 250k,500k,1M",
     )
+
+
+def positive_int(text: str) -> int:
+    """A whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
 
 
 def parse_steps(text: str) -> list[int]:

@@ -13,16 +13,11 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-from gymnasium import spaces
-from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_distill.common.teacher_sources import CONFIG_FILE, load_teacher, teacher_env_id
 from sb3_distill.corruption import corrupt_model_file, search_sigma
-from sb3_distill.envs import suite_of
-from sb3_distill.envs.atari import HUMAN_NORMALIZATION, game_name
 from sb3_distill.experiment.configs import ConfigError, CorruptionConfig
-from sb3_distill.evaluation import Score, evaluation_env, score
+from sb3_distill.evaluation import Score, evaluation_env, random_score, score
 
 
 @dataclass(frozen=True)
@@ -173,30 +168,6 @@ def _corrupt_to_target(
     if verbose:
         print(f"corrupted teacher (sigma {search.sigma:.4g}, fraction kept {search.fraction:.3f}) written to {out}")
     return CorruptionResult(out, original, found, record)
-
-
-class RandomPolicy:
-    """Uniformly random actions, from a seeded action space, with SB3's ``predict``."""
-
-    def __init__(self, action_space: spaces.Space, n_envs: int, seed: int):
-        self.action_space = action_space
-        self.action_space.seed(seed)
-        self.n_envs = n_envs
-
-    def predict(self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = False) -> tuple:
-        return np.stack([self.action_space.sample() for _ in range(self.n_envs)]), state
-
-
-def random_score(env_id: str, seed: int, episodes: int) -> tuple[float, str]:
-    """The random policy's mean return, and where it comes from: ``"table"`` (Badia et al.'s, for the Atari
-    games that the reports human-normalise) or ``"measured"`` (on ``episodes`` evaluation episodes of ``seed``)."""
-    if suite_of(env_id).name == "atari" and game_name(env_id) in HUMAN_NORMALIZATION:
-        return HUMAN_NORMALIZATION[game_name(env_id)][0], "table"
-    env: VecEnv = evaluation_env(env_id, seed)
-    try:
-        return score(RandomPolicy(env.action_space, env.num_envs, seed), env, episodes, deterministic=False).mean, "measured"
-    finally:
-        env.close()
 
 
 def _describes_another_teacher(record_path: str) -> bool:

@@ -1,5 +1,23 @@
-"""Reports in the paper's format: aggregate statistics now; tables and figures to follow."""
+"""Reports in the paper's format: aggregate statistics, tables and figures of a grid's runs."""
 
-from sb3_distill.report.statistics import geometric_iqm, iqm, stratified_bootstrap_ci
+from sb3_distill.report.statistics import (
+    DEFAULT_REPS,
+    bootstrap_replicates,
+    geometric_iqm,
+    iqm,
+    sample_geometric_iqm,
+    sample_iqm,
+    sample_mean,
+    stratified_bootstrap_ci,
+)
 
-__all__ = ["geometric_iqm", "iqm", "stratified_bootstrap_ci"]
+__all__ = [
+    "DEFAULT_REPS",
+    "bootstrap_replicates",
+    "geometric_iqm",
+    "iqm",
+    "sample_geometric_iqm",
+    "sample_iqm",
+    "sample_mean",
+    "stratified_bootstrap_ci",
+]

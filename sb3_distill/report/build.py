@@ -4,35 +4,50 @@ from __future__ import annotations
 
 import os
 
-from sb3_distill.report.curves import checkpoint_table, plot_curves, steps_table
-from sb3_distill.report.tables import SIZE_ORDER, _ordered, read_runs, table_1, table_5, throughput
+from sb3_distill.report.curves import checkpoint_table, figure_name, plot_curves, steps_table
+from sb3_distill.report.random_scores import random_scores, random_scores_text, with_random_scores
+from sb3_distill.report.statistics import DEFAULT_REPS, MIN_SCORES_FOR_IQM, MIN_SEEDS_FOR_INTERVAL
+from sb3_distill.report.tables import SIZE_ORDER, _ordered, read_runs, table_1, table_5, teacher_variants, throughput
 
 
-def build_report(out: str, reps: int = 2000, at: list[int] | None = None) -> str:
+def build_report(out: str, reps: int = DEFAULT_REPS, at: list[int] | None = None) -> str:
     """Write ``out/report.md`` and ``out/figures/*.png``; return the report's path.
 
+    Every table and figure is made per teacher variant (``original``, ``corrupted0.05``, ...), each with the
+    no-teacher baseline. Where some run's teacher score is not positive, the random policy's score on its
+    environment is read from ``out/random_scores.json``, or measured and written there.
+
     :param out: a grid's output folder
-    :param reps: bootstrap replications of the confidence intervals
+    :param reps: bootstrap replications of the confidence intervals (rliable's default, 50,000)
     :param at: steps at which to tabulate every method's evaluation return, per environment and size
     """
     runs = read_runs(out)
     if not runs:
         raise ValueError(f"No finished runs under {out!r} (runs/**/done.json); run `sb3-distill bench` first.")
+    randoms = random_scores(out, runs)
+    runs = with_random_scores(runs, randoms)
     figures = os.path.join(out, "figures")
     os.makedirs(figures, exist_ok=True)
-    variants = sorted({run.variant for run in runs} - {"no-teacher"}) or ["no-teacher"]
+    variants = teacher_variants(runs)
     sections = [
         "# Benchmark report",
         "",
-        f"{len(runs)} finished runs; environments: {', '.join(sorted({r.env for r in runs}))}.",
+        f"{len(runs)} finished runs; environments: {', '.join(sorted({r.env for r in runs}))}; "
+        f"teacher variants: {', '.join(variants)}.",
+        "",
+        f"Intervals are 95% percentile intervals of a stratified bootstrap (runs resampled within each environment) "
+        f"with {reps:,} replications, given only where every environment has at least {MIN_SEEDS_FOR_INTERVAL} seeds.",
         "",
     ]
+    if randoms:
+        sections += [random_scores_text(randoms), ""]
     for variant in variants:
         sections += [
             f"## Table 1 format: student score / teacher score ({variant} teachers)",
             "",
-            "Geometric IQM over environments x seeds, 95% stratified-bootstrap interval in brackets "
-            "(Atari: human-normalised scores).",
+            "Geometric IQM over environments x seeds of each run's fraction of its teacher's score, 95% "
+            f"stratified-bootstrap interval ({reps:,} replications) in brackets, n: the scores a cell aggregates "
+            f"(an IQM needs at least {MIN_SCORES_FOR_IQM}). Atari: human-normalised scores.",
             "",
             table_1(runs, variant, reps),
             "",
@@ -41,32 +56,57 @@ def build_report(out: str, reps: int = 2000, at: list[int] | None = None) -> str
             table_5(runs, variant),
             "",
         ]
-    sections += ["## Learning curves", ""]
-    for suite in sorted({r.suite for r in runs}):
-        for size in _ordered({r.student for r in runs}, SIZE_ORDER):
-            name = f"curves-{suite}-{size}.png"
-            plot_curves(
-                [r for r in runs if r.variant in (variants[0], "no-teacher")], suite, size, os.path.join(figures, name)
-            )
-            sections += [f"![{suite}, {size}](figures/{name})", ""]
+    for variant in variants:
+        sections += [
+            f"## Learning curves ({variant} teachers)",
+            "",
+            "IQM over environments x seeds of the evaluations during training as fractions of the teacher's score "
+            f"(as in Table 1), with a 95% stratified-bootstrap band ({reps:,} replications).",
+            "",
+        ]
+        without_band = False
+        for suite in sorted({r.suite for r in runs}):
+            for size in _ordered({r.student for r in runs}, SIZE_ORDER):
+                name = figure_name(variant, suite, size)
+                without_band |= plot_curves(runs, suite, size, os.path.join(figures, name), variant, reps)
+                sections += [f"![{suite}, {size}, {variant} teachers](figures/{name})", ""]
+        normalised = sorted({r.env for r in runs if (r.variant == variant or r.baseline) and r.random_normalised})
+        if normalised:
+            sections += [
+                f"Runs whose teacher's score is not positive ({', '.join(normalised)}) enter the curves "
+                "random-normalised, as in Table 1 (‡).",
+                "",
+            ]
+        if without_band:
+            sections += [
+                f"Curves without a band: an environment has fewer than {MIN_SEEDS_FOR_INTERVAL} seeds, and a band "
+                "from 2 runs is only their minimum and maximum.",
+                "",
+            ]
     if at:
         for variant in variants:
-            chosen = [r for r in runs if r.variant in (variant, "no-teacher")]
+            chosen = [r for r in runs if r.variant == variant or r.baseline]
             sections += [
                 f"## Evaluation returns at chosen steps ({variant} teachers)",
                 "",
-                "Mean over seeds of each run's first evaluation at or after the step, 95% bootstrap interval in "
-                "brackets, n runs (Atari: human-normalised).",
+                f"Mean over seeds of each run's first evaluation at or after the step, 95% bootstrap interval ({reps:,} "
+                "replications) in brackets, n runs (Atari: human-normalised).",
                 "",
                 checkpoint_table(chosen, at, reps),
                 "",
             ]
+    for variant in variants:
+        sections += [
+            f"## Steps to reach 90% of the teacher's score ({variant} teachers)",
+            "",
+            "Median over the runs that reach it of the first evaluation at or above 0.9x the teacher's score "
+            "(the fractions of Table 1).",
+            "",
+            steps_table(runs, variant),
+            "",
+        ]
     sections += [
-        "## Steps to reach 90% of the teacher's score",
-        "",
-        steps_table(runs),
-        "",
-        "## Throughput (environment steps per second of training)",
+        "## Throughput (environment steps per second of training, every teacher variant)",
         "",
         throughput(runs),
         "",
