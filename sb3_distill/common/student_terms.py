@@ -112,3 +112,48 @@ def diag_gaussian_terms(
     else:
         raise ValueError(f"kl_mode must be 'forward' or 'reverse', got {kl_mode!r}")
     return log_prob, entropy, kl
+
+
+def critic_parameters(policy: ActorCriticPolicy) -> list[th.nn.Parameter]:
+    """The parameters that only the value loss reaches: the value head, the critic's MLP and, when the
+    features extractor is not shared, the critic's own extractor.
+
+    :param policy: the student
+    """
+    modules: list[th.nn.Module] = [policy.value_net]
+    critic_mlp = getattr(policy.mlp_extractor, "value_net", None)
+    if isinstance(critic_mlp, th.nn.Module):
+        modules.append(critic_mlp)
+    if not policy.share_features_extractor:
+        modules.append(policy.vf_features_extractor)
+    unique = {id(parameter): parameter for module in modules for parameter in module.parameters()}
+    return list(unique.values())
+
+
+class GradientClip:
+    """Gradient-norm clipping of the student: the actor's parameters (with any shared features extractor) and
+    the critic's own (:func:`critic_parameters`) each to ``max_norm``, or, with ``apart=False``, all of them
+    together as SB3's PPO does.
+
+    One clip over all parameters scales the actor's gradient by the critic's: with value targets of large
+    magnitude (raw returns in the hundreds, a SAC teacher's Q) the value loss's gradient is hundreds of times
+    the actor's, and the shared clip shrinks the policy and distillation gradient by as much, to the order of
+    Adam's ε, so that the actor barely learns (issue 16; docs/guide/algorithms.md).
+
+    :param policy: the student
+    :param apart: clip the actor's and the critic's gradients each on its own
+    """
+
+    def __init__(self, policy: ActorCriticPolicy, apart: bool = True):
+        if apart:
+            critic = critic_parameters(policy)
+            critic_ids = {id(parameter) for parameter in critic}
+            actor = [parameter for parameter in policy.parameters() if id(parameter) not in critic_ids]
+            self.groups: tuple[list[th.nn.Parameter], ...] = (actor, critic)
+        else:
+            self.groups = (list(policy.parameters()),)
+
+    def __call__(self, max_norm: float) -> None:
+        """Clip the gradients of each group to a norm of ``max_norm`` (``clip_grad_norm_``)."""
+        for group in self.groups:
+            th.nn.utils.clip_grad_norm_(group, max_norm)

@@ -17,7 +17,7 @@ from torch.nn import functional as F
 from sb3_distill.common.distillation_algorithm import DistillationAlgorithm, DistillLambda, TeacherSource
 from sb3_distill.common.distillation_logs import action_agreement, record_distillation_logs
 from sb3_distill.common.presets import PAPER_PPD, accepts_presets
-from sb3_distill.common.student_terms import student_terms
+from sb3_distill.common.student_terms import GradientClip, student_terms
 from sb3_distill.common.teacher import TeacherNormalization
 from sb3_distill.common.training_guard import check_update
 
@@ -126,6 +126,10 @@ class ProximalPolicyDistillation(DistillationAlgorithm, PPO):
             clip_range_vf = self.clip_range_vf(self._current_progress_remaining)  # type: ignore[operator]
         lambda_ = self.current_lambda()
         distillation = self._distillation()
+        # With a distillation term, the actor's and the critic's gradients are clipped each on its own, so that
+        # value targets of large magnitude do not shrink the actor's step (GradientClip). Without one (λ = 0),
+        # the update is PPO's exactly, with its single clip over all parameters.
+        clip_gradients = GradientClip(self.policy, apart=lambda_ > 0)
 
         entropy_losses, pg_losses, value_losses, clip_fractions = [], [], [], []
         distillation_losses, teacher_kls, agreements = [], [], []
@@ -213,7 +217,7 @@ class ProximalPolicyDistillation(DistillationAlgorithm, PPO):
 
                 self.policy.optimizer.zero_grad()
                 loss.backward()
-                th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+                clip_gradients(self.max_grad_norm)
                 self.policy.optimizer.step()
 
             self._n_updates += 1

@@ -17,6 +17,7 @@ from sb3_distill.common.distillation_algorithm import DistillationAlgorithm, Dis
 from sb3_distill.common.distillation_logs import action_agreement, record_distillation_logs
 from sb3_distill.common.policy_forward import distribution_and_values
 from sb3_distill.common.presets import PAPER_ONLINE, accepts_presets
+from sb3_distill.common.student_terms import GradientClip
 from sb3_distill.common.teacher import TeacherNormalization
 from sb3_distill.common.training_guard import check_update
 
@@ -136,6 +137,8 @@ class StudentDistill(DistillationAlgorithm):
         self._update_learning_rate(self.policy.optimizer)
         lambda_ = self.current_lambda()
         distillation = self._distillation()
+        # the actor's and the critic's gradients are clipped each on its own: the teacher's values can be large
+        clip_gradients = GradientClip(self.policy)
 
         for rollout_data in self.rollout_buffer.get(batch_size=None):  # a single batch
             distribution, values = distribution_and_values(self.policy, rollout_data.observations)
@@ -167,7 +170,7 @@ class StudentDistill(DistillationAlgorithm):
 
             self.policy.optimizer.zero_grad()
             loss.backward()
-            th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+            clip_gradients(self.max_grad_norm)
             self.policy.optimizer.step()
 
             agreement = action_agreement(rollout_data.teacher_params, student_params, self._action_param_spec)

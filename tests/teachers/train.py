@@ -4,7 +4,7 @@ DQN and SAC are too slow to train inside the test suite on 2 CPU cores, and DQN'
 swings from run to run, so the tests use these saved teachers. Each is the best of periodic
 evaluations (SB3's ``EvalCallback``), with RL Zoo hyperparameters and [64, 64] networks.
 
-    python tests/teachers/train.py            # both; a few minutes on 2 cores
+    python tests/teachers/train.py            # all; a few minutes on 2 cores
     python tests/teachers/train.py dqn
 """
 
@@ -15,11 +15,13 @@ import shutil
 import sys
 import tempfile
 
+import numpy as np
 import torch as th
-from stable_baselines3 import DQN, SAC
+from stable_baselines3 import DQN, SAC, TD3
 from stable_baselines3.common.callbacks import EvalCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.noise import NormalActionNoise
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -45,6 +47,20 @@ TEACHERS = {
     ),
     # rl-baselines3-zoo hyperparams/sac.yml (Pendulum-v1), smaller network
     "sac": ("Pendulum-v1", SAC, 15_000, dict(learning_rate=1e-3, policy_kwargs=dict(net_arch=[64, 64]))),
+    # rl-baselines3-zoo hyperparams/td3.yml (Pendulum-v1), smaller network
+    "td3": (
+        "Pendulum-v1",
+        TD3,
+        20_000,
+        dict(
+            learning_rate=1e-3,
+            gamma=0.98,
+            buffer_size=200_000,
+            learning_starts=10_000,
+            action_noise=NormalActionNoise(np.zeros(1), 0.1 * np.ones(1)),
+            policy_kwargs=dict(net_arch=[64, 64]),
+        ),
+    ),
 }
 
 
