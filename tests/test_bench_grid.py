@@ -214,8 +214,10 @@ def test_report_of_the_grid(grid):
     report = (out / "report.md").read_text()
     assert "original teachers" in report and "corrupted0.05 teachers" in report
     fraction = record["student_mean_return"] / record["teacher_mean_return"]
-    assert f"| classic | {fraction:.2f}x [{fraction:.2f}, {fraction:.2f}] |" in report  # one run: its own fraction
-    assert (out / "figures" / "curves-classic-smaller.png").exists()
+    # one run: its own fraction, a mean of one score (†) and no interval (fewer than 3 seeds)
+    assert f"| classic | {fraction:.2f}x† (n=1) |" in report
+    assert (out / "figures" / "curves-original-classic-smaller.png").exists()
+    assert (out / "figures" / "curves-corrupted0.05-classic-smaller.png").exists()
 
 
 def test_a_swept_argument_reaches_the_runs_and_the_report(tmp_path):
