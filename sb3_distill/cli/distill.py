@@ -6,6 +6,7 @@ import argparse
 import math
 import os
 
+from sb3_distill.cli import resume_options
 from sb3_distill.cli.hyperparams import parse_params
 from sb3_distill.common.losses import KL_MODES, LOSSES
 from sb3_distill.experiment import (
@@ -185,62 +186,42 @@ def run(args: argparse.Namespace) -> dict:
     return dict(result.record)
 
 
-#: Options that may come with --resume: they choose how the run is shown, not what it does.
-_RESUME_OPTIONS = ("resume", "no_progress", "device", "tensorboard_log", "trust_pickle")
-
-
 def given_options(argv: list[str]) -> dict[str, object]:
     """The options ``argv`` (``distill ...``) gives explicitly, by destination, without the defaults."""
-    parser = argparse.ArgumentParser(add_help=False)
-    add_arguments(parser)
-    unset = object()
-    namespace = argparse.Namespace(**{action.dest: unset for action in parser._actions})
-    given = parser.parse_args(argv[1:], namespace=namespace)
-    return {name: value for name, value in vars(given).items() if value is not unset}
+    return resume_options.given_options(add_arguments, argv)
 
 
 def _refuse_changes_on_resume(args: argparse.Namespace) -> None:
     """--resume continues a run with its own settings: an option that would change them is an error, not ignored."""
-    if getattr(args, "hyperparams", None) is not None:
-        raise ValueError(
-            f"--resume continues {args.resume} with the settings it was started with; --hyperparams would change "
-            "them. Drop --hyperparams, or start a new run in another --out."
-        )
-    given = {name: value for name, value in given_options(getattr(args, "argv", [])).items() if name not in _RESUME_OPTIONS}
-    if not given:
-        return
-    stored = stored_config(args.resume)
+    given = given_options(getattr(args, "argv", []))
+    if args.hyperparams is not None:
+        given["hyperparams"] = args.hyperparams
     conflicts = []
-    for name, value in given.items():
-        if name == "out":
-            if os.path.abspath(str(value)) != os.path.abspath(args.resume):
-                conflicts.append(f"--out {value} (the run's folder is {args.resume})")
-            continue
-        if name == "log_folder":  # the layout is chosen when a run starts: only the run's own log folder repeats it
-            layout = stored_zoo_layout(args.resume)
-            if layout is None or os.path.abspath(str(value)) != layout.log_folder:
-                where = "is not in the RL Zoo's layout" if layout is None else f"is in the log folder {layout.log_folder}"
-                conflicts.append(f"--log-folder {value} (the run {where})")
-            continue
-        field, wanted = _as_setting(name, value)
-        if field == "teacher" and wanted is not None and stored.teacher is not None:
-            wanted = os.path.abspath(str(wanted)) if not str(wanted).startswith("hf://") else wanted
-        if DistillConfig.from_dict({**stored.to_dict(), field: wanted}) != stored:
-            option = "--param" if name == "param" else f"--{name.replace('_', '-')}"
-            conflicts.append(f"{option} (the run has {field}={getattr(stored, field)!r})")
-    if conflicts:
-        raise ValueError(
-            f"--resume continues {args.resume} with the settings it was started with; "
-            f"{', '.join(conflicts)} would change them. Drop those options, or start a new run in another --out."
-        )
+    if "log_folder" in given:  # the layout is chosen when a run starts: only the run's own log folder repeats it
+        value = given.pop("log_folder")
+        layout = stored_zoo_layout(args.resume)
+        if layout is None or os.path.abspath(str(value)) != layout.log_folder:
+            where = "is not in the RL Zoo's layout" if layout is None else f"is in the log folder {layout.log_folder}"
+            conflicts.append(f"--log-folder {value} (the run {where})")
+    resume_options.refuse_changes_on_resume(
+        args.resume,
+        given,
+        lambda: stored_config(args.resume),
+        _as_setting,
+        "run",
+        "start a new run in another --out",
+        conflicts,
+    )
 
 
-def _as_setting(name: str, value: object) -> tuple[str, object]:
+def _as_setting(name: str, value: object, stored: DistillConfig) -> tuple[str, object]:
     """A command-line option's destination and value as the config's field and value."""
     if name == "param":
         return "params", parse_params(value)  # type: ignore[arg-type]
     if name == "teacher_score":
         return "teacher_score", parse_score(str(value))
+    if name == "teacher" and value is not None and stored.teacher is not None:
+        return name, value if str(value).startswith("hf://") else os.path.abspath(str(value))  # stored absolute
     return name, value
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 
+from sb3_distill.cli import resume_options
 from sb3_distill.cli.hyperparams import parse_net_arch, parse_params
 from sb3_distill.experiment import (
     TeacherConfig,
@@ -122,40 +122,23 @@ def config_from_args(args: argparse.Namespace) -> TeacherConfig:
     return TeacherConfig(**arguments)
 
 
-#: Options that may come with --resume: they choose how the training is shown or read, not what it does.
-_RESUME_OPTIONS = ("resume", "no_progress", "device", "tensorboard_log", "trust_pickle")
-
-
 def _refuse_changes_on_resume(args: argparse.Namespace) -> None:
     """--resume continues a training with its own settings: an option that would change them is an error, not
     ignored (as ``distill --resume`` does)."""
+    given = given_options(getattr(args, "argv", []))
     if args.hyperparams is not None:
-        raise ValueError(
-            f"--resume continues {args.resume} with the settings it was started with; --hyperparams would change "
-            "them. Drop --hyperparams, or train a new teacher in another --out."
-        )
-    given = {name: value for name, value in given_values(getattr(args, "argv", [])).items() if name not in _RESUME_OPTIONS}
-    if not given:
-        return
-    stored = stored_teacher_config(args.resume)
-    conflicts = []
-    for name, value in given.items():
-        if name == "out":
-            if os.path.abspath(str(value)) != os.path.abspath(args.resume):
-                conflicts.append(f"--out {value} (the teacher's folder is {args.resume})")
-            continue
-        field, wanted = _as_setting(name, value)
-        if TeacherConfig.from_dict({**stored.to_dict(), field: wanted}) != stored:
-            option = "--param" if name == "param" else f"--{name.replace('_', '-')}"
-            conflicts.append(f"{option} (the teacher has {field}={getattr(stored, field)!r})")
-    if conflicts:
-        raise ValueError(
-            f"--resume continues {args.resume} with the settings it was started with; "
-            f"{', '.join(conflicts)} would change them. Drop those options, or train a new teacher in another --out."
-        )
+        given["hyperparams"] = args.hyperparams
+    resume_options.refuse_changes_on_resume(
+        args.resume,
+        given,
+        lambda: stored_teacher_config(args.resume),
+        _as_setting,
+        "teacher",
+        "train a new teacher in another --out",
+    )
 
 
-def _as_setting(name: str, value: object) -> tuple[str, object]:
+def _as_setting(name: str, value: object, stored: TeacherConfig) -> tuple[str, object]:
     """A command-line option's destination and value as the config's field and value."""
     if name == "param":
         return "params", parse_params(value)  # type: ignore[arg-type]
@@ -165,16 +148,6 @@ def _as_setting(name: str, value: object) -> tuple[str, object]:
     return name, value
 
 
-def given_values(argv: list[str]) -> dict[str, object]:
+def given_options(argv: list[str]) -> dict[str, object]:
     """The options ``argv`` (``train-teacher ...``) gives explicitly, by destination, with their values."""
-    parser = argparse.ArgumentParser(add_help=False)
-    add_arguments(parser)
-    unset = object()
-    namespace = argparse.Namespace(**{action.dest: unset for action in parser._actions})
-    given = parser.parse_args(argv[1:], namespace=namespace)
-    return {name: value for name, value in vars(given).items() if value is not unset}
-
-
-def given_options(argv: list[str]) -> set[str]:
-    """The options ``argv`` (``train-teacher ...``) gives explicitly, by destination."""
-    return set(given_values(argv))
+    return resume_options.given_options(add_arguments, argv)
