@@ -60,6 +60,29 @@ def write_run(out, env, method, size, seed, teacher, student, variant="original"
     (folder / "evaluations.csv").write_text("timesteps,mean_return\n" + rows + "\n")
 
 
+def write_teacher(out, env, seed, variant, record: dict) -> None:
+    """A teacher's folder as the grid leaves it, ``teachers/ENV/sSEED-VARIANT``: done.json, and ``record`` as its
+    config.json (a corrupted copy's: the original's and the copy's scores, which the Table 2 format reads)."""
+    folder = out / "teachers" / env.replace("/", "-") / f"s{seed}-{variant}"
+    os.makedirs(folder)
+    done = {"key": f"teachers/{env.replace('/', '-')}/s{seed}-{variant}", "status": "done", "teacher": str(folder / "t.zip")}
+    (folder / "done.json").write_text(json.dumps(done))
+    (folder / "config.json").write_text(json.dumps(record))
+
+
+def corrupted_record(env, seed, sigma, original, corrupted) -> dict:
+    """A fixed-sigma copy's config.json, with the keys ``corrupt`` writes given an environment (as the grid does)."""
+    return {
+        "command": None,
+        "env": env,
+        "corrupted_from": f"teachers/{env}/s{seed}-original/t.zip",
+        "sigma": sigma,
+        "seed": seed,
+        "original_mean_return": original,
+        "corrupted_mean_return": corrupted,
+    }
+
+
 def write_random_scores(out, scores: dict[str, float]) -> None:
     entries = {env: {"mean_return": value, "source": "measured", "seed": 0, "episodes": 20} for env, value in scores.items()}
     (out / "random_scores.json").write_text(json.dumps(entries))
@@ -141,6 +164,7 @@ def test_returns_at_chosen_steps(tmp_path, capsys):
         )
     )
     (corrupted / "evaluations.csv").write_text("timesteps,mean_return\n500,10\n1000,100\n")
+    write_teacher(tmp_path, "CartPole-v1", 0, "corrupted0.05", corrupted_record("CartPole-v1", 0, 0.05, 500.0, 300.0))
     assert main(["report", str(tmp_path), "--reps", "500", "--at", "0.45k,1000,2k"]) == 0
     report = (tmp_path / "report.md").read_text()
     corrupted_section, original = report.split("## Evaluation returns at chosen steps (corrupted0.05 teachers)")[1].split(
@@ -242,6 +266,9 @@ def test_each_teacher_variant_has_its_own_tables_curves_and_steps(tmp_path):
     for seed in range(3):
         write_run(tmp_path, "CartPole-v1", "ppd", "smaller", seed, 500.0, 500.0)  # 1.0 of the original teacher
         write_run(tmp_path, "CartPole-v1", "ppd", "smaller", seed, 300.0, 150.0, variant="corrupted0.05")  # 0.5
+        write_teacher(
+            tmp_path, "CartPole-v1", seed, "corrupted0.05", corrupted_record("CartPole-v1", seed, 0.05, 500.0, 300.0)
+        )
         write_run(tmp_path, "CartPole-v1", "ppo", "smaller", seed, 500.0, 250.0)  # the baseline, recorded as original's
     assert main(["report", str(tmp_path), "--reps", "1000"]) == 0
     report = (tmp_path / "report.md").read_text()
@@ -264,6 +291,13 @@ def test_each_teacher_variant_has_its_own_tables_curves_and_steps(tmp_path):
     assert "no-teacher baseline, the same runs under every teacher variant" in section(
         report, "Table 1 format: student score / teacher score (corrupted0.05 teachers)"
     )
+    # the corrupted variant's runs as fractions of the original teacher (500): the copy 300/500, ppd 150/500, ppo 250/500
+    table_2 = section(report, "Table 2 format: fractions of the original teacher's score (corrupted0.05 teachers)")
+    assert "| suite / env | original teacher | corrupted teacher | smaller ppd | smaller ppo |" in table_2
+    assert "| classic |  | 0.60x† [0.60, 0.60] (n=3) | 0.30x† [0.30, 0.30] (n=3) | 0.50x† [0.50, 0.50] (n=3) |" in table_2
+    assert "| CartPole-v1 | 500 | 0.60x | 0.30x | 0.50x |" in table_2
+    assert "† geometric mean of n<4 scores, not an IQM" in table_2
+    assert "Table 2 format: fractions of the original teacher's score (original teachers)" not in report
     runs = read_runs(str(tmp_path))
     assert "| classic | smaller | ppd | 900 | 3/3 |" in steps_table(runs, "original")
     assert not list((tmp_path / "figures").glob("curves-classic-*"))  # every figure names its variant

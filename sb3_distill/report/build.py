@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from sb3_distill.report.curves import checkpoint_table, figure_name, plot_curves, steps_table
+from sb3_distill.report.imperfect import imperfect_runs, imperfect_variants, original_scores, table_2
 from sb3_distill.report.random_scores import random_scores, random_scores_text, with_random_scores
 from sb3_distill.report.statistics import DEFAULT_REPS, MIN_SCORES_FOR_IQM, MIN_SEEDS_FOR_INTERVAL
 from sb3_distill.report.tables import SIZE_ORDER, _ordered, read_runs, table_1, table_5, teacher_variants, throughput
@@ -15,16 +16,22 @@ def build_report(out: str, reps: int = DEFAULT_REPS, at: list[int] | None = None
 
     Every table and figure is made per teacher variant (``original``, ``corrupted0.05``, ...), each with the
     no-teacher baseline. Where some run's teacher score is not positive, the random policy's score on its
-    environment is read from ``out/random_scores.json``, or measured and written there.
+    environment is read from ``out/random_scores.json``, or measured and written there. Each corrupted
+    variant also has a table of fractions of the original teacher's score (the paper's Table 2), read from
+    its teachers' records (``out/teachers/ENV/sSEED-VARIANT/config.json``).
 
     :param out: a grid's output folder
     :param reps: bootstrap replications of the confidence intervals (rliable's default, 50,000)
     :param at: steps at which to tabulate every method's evaluation return, per environment and size
+    :raises FileNotFoundError: a corrupted teacher's record is missing
+    :raises DamagedRecord: a record is damaged, or a corrupted teacher's lacks its original's score
     """
     runs = read_runs(out)
     if not runs:
         raise ValueError(f"No finished runs under {out!r} (runs/**/done.json); run `sb3-distill bench` first.")
-    randoms = random_scores(out, runs)
+    originals = original_scores(out, runs)
+    # fractions of the original teacher may need a random score that those of the run's own teacher do not
+    randoms = random_scores(out, runs + imperfect_runs(runs, originals))
     runs = with_random_scores(runs, randoms)
     figures = os.path.join(out, "figures")
     os.makedirs(figures, exist_ok=True)
@@ -54,6 +61,21 @@ def build_report(out: str, reps: int = DEFAULT_REPS, at: list[int] | None = None
             f"## Table 5 format: mean evaluation return per environment ({variant} teachers)",
             "",
             table_5(runs, variant),
+            "",
+        ]
+    for variant in imperfect_variants(runs):
+        sections += [
+            f"## Table 2 format: fractions of the original teacher's score ({variant} teachers)",
+            "",
+            "Every column as a fraction of the original teacher's score, the teacher the corrupted copy was made "
+            "from (the paper's Table 2; per environment, its Table 6). original teacher: its mean return over "
+            "seeds, as `corrupt` evaluated it on the runs' evaluation seeds and episodes (original_mean_return in "
+            f"the {variant} teacher's config.json); corrupted teacher: the {variant} copy's score as its runs "
+            "evaluated it. Suite rows as Table 1: geometric IQM over environments x seeds, 95% stratified-bootstrap "
+            f"interval ({reps:,} replications) in brackets, n scores; environment rows: the mean over seeds of each "
+            "seed's fraction. Atari: human-normalised scores (the original teacher's column: its raw return).",
+            "",
+            table_2(runs, variant, originals, reps),
             "",
         ]
     for variant in variants:

@@ -36,6 +36,8 @@ SIZE_ORDER = ("smaller", "same", "larger")
 #: The no-teacher baseline's method and folder group: its runs appear under every teacher variant.
 BASELINE = "ppo"
 NO_TEACHER = "no-teacher"
+#: The variant of the teachers as trained (or given): every other variant is a corrupted copy of one.
+ORIGINAL = "original"
 #: Marks of Table 1's cells (and the steps table's), explained under the table where they appear.
 MEAN_MARK = "†"
 RANDOM_MARK = "‡"
@@ -204,15 +206,48 @@ def aggregate_fractions(runs: list[Run], reps: int = DEFAULT_REPS) -> Aggregate 
     )
 
 
-def random_normalisation_note(runs: list[Run]) -> str:
-    """The line under a table that explains ‡, naming each such environment's random score."""
+def random_normalisation_note(runs: list[Run], teacher: str = "teacher") -> str:
+    """The line under a table that explains ‡, naming each such environment's random score.
+
+    :param runs: the table's runs
+    :param teacher: what the table divides by (``original teacher`` in the imperfect-teacher table)
+    """
     randoms = sorted({(r.env, r.random_return) for r in runs if r.random_normalised and r.random_return is not None})
     named = ", ".join(f"{env} {value:.4g}" for env, value in randoms)
     return (
-        f"{RANDOM_MARK} includes runs whose teacher's score is not positive, where student / teacher means nothing: "
-        "their fraction is (student - random) / (teacher - random), random being the uniformly random policy's "
-        f"mean return ({named}; random_scores.json). Elsewhere the fraction is student / teacher."
+        f"{RANDOM_MARK} includes runs whose {teacher}'s score is not positive, where student / {teacher} means nothing: "
+        f"their fraction is (student - random) / ({teacher} - random), random being the uniformly random policy's "
+        f"mean return ({named}; random_scores.json). Elsewhere the fraction is student / {teacher}."
     )
+
+
+def aggregate_notes(
+    aggregates: list[Aggregate], runs: list[Run], undefined: bool, random_marked: bool, teacher: str = "teacher"
+) -> list[str]:
+    """The lines under a table of fractions that explain the marks and limits its cells show.
+
+    :param aggregates: the table's aggregate cells (:func:`aggregate_fractions`): † and missing intervals
+    :param runs: the table's runs, whose random scores the ‡ line names
+    :param undefined: some cell is n/a (no fraction: no teacher better than random)
+    :param random_marked: some cell is marked ‡
+    :param teacher: what the table divides by (``original teacher`` in the imperfect-teacher table)
+    """
+    notes = []
+    if any(cell.is_mean for cell in aggregates):
+        notes.append(
+            f"{MEAN_MARK} geometric mean of n<{MIN_SCORES_FOR_IQM} scores, not an IQM: the IQM's 25% trim removes "
+            f"nothing from fewer than {MIN_SCORES_FOR_IQM} scores."
+        )
+    if any(cell.interval is None for cell in aggregates):
+        notes.append(
+            f"No interval where an environment has fewer than {MIN_SEEDS_FOR_INTERVAL} seeds: a bootstrap interval "
+            "of 2 runs is only their minimum and maximum."
+        )
+    if random_marked:
+        notes.append(random_normalisation_note(runs, teacher))
+    if undefined:
+        notes.append(f"n/a: no run whose {teacher} scores better than the random policy (see Table 5).")
+    return notes
 
 
 def baseline_note(runs: list[Run], variant: str) -> str | None:
@@ -261,6 +296,27 @@ def _header(first: list[str], columns: list[tuple[str, str]]) -> list[str]:
     return ["| " + " | ".join(names) + " |", "|" + " --- |" * len(names)]
 
 
+def aggregate_row(
+    runs: list[Run], columns: list[tuple[str, str]], reps: int = DEFAULT_REPS
+) -> tuple[list[str], list[Aggregate], bool]:
+    """A Table 1 row of ``runs`` (one suite's): per column, the aggregate of the runs of its student size and
+    method (:meth:`Aggregate.text`), ``n/a`` where none of them has a fraction, blank where there are none.
+
+    :return: the cells' texts, the aggregates behind them, and whether some cell is n/a
+    """
+    texts: list[str] = []
+    aggregates: list[Aggregate] = []
+    undefined = False
+    for size, method in columns:
+        chosen = [r for r in runs if r.student == size and r.method == method]
+        aggregate = aggregate_fractions(chosen, reps) if chosen else None
+        if aggregate is not None:
+            aggregates.append(aggregate)
+        undefined |= bool(chosen) and aggregate is None  # no teacher better than random: see Table 5
+        texts.append(aggregate.text() if aggregate is not None else "n/a" if chosen else "")
+    return texts, aggregates, undefined
+
+
 def table_1(runs: list[Run], variant: str, reps: int = DEFAULT_REPS) -> str:
     """Markdown: one row per suite, one column per student size x method, for ``variant`` teachers (and the
     no-teacher baseline); under it, a line for each mark and limit that its cells show."""
@@ -270,35 +326,11 @@ def table_1(runs: list[Run], variant: str, reps: int = DEFAULT_REPS) -> str:
     cells_of: list[Aggregate] = []
     undefined = False
     for suite in sorted({run.suite for run in runs}):
-        cells = []
-        for size, method in columns:
-            chosen = [r for r in runs if r.suite == suite and r.student == size and r.method == method]
-            if not chosen:
-                cells.append("")
-                continue
-            aggregate = aggregate_fractions(chosen, reps)
-            if aggregate is None:  # no teacher better than random: see Table 5
-                cells.append("n/a")
-                undefined = True
-                continue
-            cells_of.append(aggregate)
-            cells.append(aggregate.text())
+        cells, aggregates, undefined_here = aggregate_row([r for r in runs if r.suite == suite], columns, reps)
+        cells_of += aggregates
+        undefined |= undefined_here
         lines.append(f"| {suite} | " + " | ".join(cells) + " |")
-    notes = []
-    if any(cell.is_mean for cell in cells_of):
-        notes.append(
-            f"{MEAN_MARK} geometric mean of n<{MIN_SCORES_FOR_IQM} scores, not an IQM: the IQM's 25% trim removes "
-            f"nothing from fewer than {MIN_SCORES_FOR_IQM} scores."
-        )
-    if any(cell.interval is None for cell in cells_of):
-        notes.append(
-            f"No interval where an environment has fewer than {MIN_SEEDS_FOR_INTERVAL} seeds: a bootstrap interval "
-            "of 2 runs is only their minimum and maximum."
-        )
-    if any(cell.random_normalised for cell in cells_of):
-        notes.append(random_normalisation_note(runs))
-    if undefined:
-        notes.append("n/a: no run whose teacher scores better than the random policy (see Table 5).")
+    notes = aggregate_notes(cells_of, runs, undefined, any(cell.random_normalised for cell in cells_of))
     note = baseline_note(runs, variant)
     if note:
         notes.append(note)
