@@ -152,8 +152,8 @@ SHIPPED = {  # spec: (teacher jobs, distillation runs, the extra its environment
     "procgen.yaml": (20, 240, "envpool"),
     "ppd-early-mujoco.yaml": (6, 54, "mujoco"),
     "ppd-no-regression.yaml": (18, 72, "minatar"),
-    "sac-raw.yaml": (3, 24, "gymnasium"),
-    "td3-raw.yaml": (3, 24, "gymnasium"),
+    "sac-raw.yaml": (3, 12, "gymnasium"),
+    "td3-raw.yaml": (3, 12, "gymnasium"),
     "imperfect-teachers.yaml": (24, 48, "minatar"),
     "minatar.yaml": (6, 54, "minatar"),
 }
