@@ -154,8 +154,8 @@ SHIPPED = {  # spec: (teacher jobs, distillation runs, the extra its environment
     "ppd-no-regression.yaml": (18, 72, "minatar"),
     "sac-raw.yaml": (3, 12, "gymnasium"),
     "td3-raw.yaml": (3, 12, "gymnasium"),
-    "imperfect-teachers.yaml": (24, 48, "minatar"),
-    "minatar.yaml": (6, 54, "minatar"),
+    "imperfect-teachers.yaml": (30, 60, "minatar"),
+    "minatar.yaml": (9, 81, "minatar"),
 }
 
 
