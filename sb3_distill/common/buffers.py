@@ -13,6 +13,7 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.buffers import DictRolloutBuffer, RolloutBuffer
+from stable_baselines3.common.preprocessing import get_obs_shape
 from stable_baselines3.common.type_aliases import TensorDict
 from stable_baselines3.common.vec_env import VecNormalize
 
@@ -45,12 +46,14 @@ class _TeacherLabels:
     """What both distillation buffers add to SB3's: teacher labels and, when needed, the teacher's own view.
 
     ``teacher_observations`` is only kept when the teacher must see observations other than the
-    ones stored for the student (raw observations, when the student runs behind its own
-    ``VecNormalize`` and the teacher has its own statistics).
+    ones stored for the student: raw observations, when the student runs behind its own
+    ``VecNormalize`` and the teacher has its own statistics, or a privileged view of the same states
+    (:mod:`sb3_distill.common.teacher_views`).
 
     :param n_teacher_params: width of the teacher's flat action-distribution parameters
     :param keep_teacher_values: also store the teacher's value of each state
     :param keep_teacher_observations: also store the observations the teacher sees
+    :param teacher_observation_space: the space of those observations, when it is not the student's
     """
 
     _samples_class: type
@@ -70,10 +73,12 @@ class _TeacherLabels:
         n_teacher_params: int = 1,
         keep_teacher_values: bool = False,
         keep_teacher_observations: bool = False,
+        teacher_observation_space: spaces.Space | None = None,
     ):
         self.n_teacher_params = n_teacher_params
         self.keep_teacher_values = keep_teacher_values
         self.keep_teacher_observations = keep_teacher_observations
+        self.teacher_observation_space = teacher_observation_space
         super().__init__(buffer_size, observation_space, action_space, device, gae_lambda, gamma, n_envs)  # type: ignore[call-arg]
 
     def reset(self) -> None:
@@ -83,7 +88,10 @@ class _TeacherLabels:
         self.teacher_values = np.zeros(shape, dtype=np.float32) if self.keep_teacher_values else None
         self.teacher_observations = None
         if self.keep_teacher_observations:
-            self.teacher_observations = _empty_like(self.observations)  # type: ignore[attr-defined]
+            if self.teacher_observation_space is None:
+                self.teacher_observations = _empty_like(self.observations)  # type: ignore[attr-defined]
+            else:
+                self.teacher_observations = _empty_for(self.teacher_observation_space, shape)
 
     def add_teacher_step(self, pos: int, obs: Obs | None, params: th.Tensor | None, values: th.Tensor | None) -> None:
         """Record, for step ``pos``, the teacher's view of the observation and/or its labels."""
@@ -135,6 +143,14 @@ def _fit(obs: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     if value.shape == shape or len(shape) <= 2:
         return value.reshape(shape)
     raise ValueError(f"Observations for the teacher have shape {value.shape}, expected {shape}.")
+
+
+def _empty_for(space: spaces.Space, shape: tuple[int, int]) -> np.ndarray | dict[str, np.ndarray]:
+    """Zeros for ``[n_steps, n_envs]`` observations of ``space``, as SB3's buffers store them (float32)."""
+    observation_shape = get_obs_shape(space)
+    if isinstance(observation_shape, dict):
+        return {key: np.zeros((*shape, *value), dtype=np.float32) for key, value in observation_shape.items()}
+    return np.zeros((*shape, *observation_shape), dtype=np.float32)
 
 
 def _empty_like(observations: np.ndarray | dict[str, np.ndarray]) -> np.ndarray | dict[str, np.ndarray]:

@@ -38,8 +38,17 @@ def check_teacher_fits(
     teacher_action_space: spaces.Space,
     student_observation_space: spaces.Space,
     student_action_space: spaces.Space,
+    privileged: bool = False,
 ) -> None:
-    """Raise ``ValueError`` naming both spaces when the teacher's do not match the student's."""
+    """Raise ``ValueError`` naming both spaces when the teacher's do not match the student's.
+
+    :param teacher_observation_space: what the teacher was trained to observe
+    :param teacher_action_space: what it acts in
+    :param student_observation_space: what the environment shows the teacher: the student's observation
+        space, or the teacher's view of a :class:`~sb3_distill.common.teacher_views.TeacherView`
+    :param student_action_space: the student's action space
+    :param privileged: the environment shows the teacher a view of its own (the message says so)
+    """
     if not _action_spaces_equal(teacher_action_space, student_action_space):
         raise ValueError(
             "The teacher and the student have different action spaces: "
@@ -47,6 +56,13 @@ def check_teacher_fits(
             "Distil on the environment the teacher was trained on (same action space, shape and bounds)."
         )
     if _observation_layout(teacher_observation_space) != _observation_layout(student_observation_space):
+        if privileged:
+            raise ValueError(
+                "The teacher's view of the environment does not fit the teacher: the teacher was trained on "
+                f"{teacher_observation_space}, the environment's TeacherView gives it {student_observation_space}. "
+                "Name the teacher's keys (ObservationGroups) or its info observation (TeacherObservationInInfo) as "
+                "the teacher was trained on them."
+            )
         raise ValueError(
             "The teacher and the student have different observation shapes: "
             f"teacher {teacher_observation_space}, student {student_observation_space}. "

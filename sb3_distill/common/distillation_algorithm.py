@@ -12,7 +12,6 @@ from typing import Any
 from stable_baselines3.common.buffers import DictRolloutBuffer, RolloutBuffer
 
 from sb3_distill.common.action_params import ActionParamSpec
-from sb3_distill.common.compatibility import check_teacher_fits
 from sb3_distill.common.losses import DistillationLoss, check_distill_loss, check_jsd_beta
 from sb3_distill.common.teacher import DEFAULT_Q_TEMPERATURE, TeacherNormalization
 from sb3_distill.common.teacher_rollouts import TeacherLabelledRollouts
@@ -121,7 +120,7 @@ class DistillationAlgorithm(TeacherLabelledRollouts):
             device=self.device,
             temperature=temperature,
         )
-        check_teacher_fits(teacher.observation_space, teacher.action_space, self.observation_space, self.action_space)
+        self._check_teacher_fits(teacher)
         broken = non_finite_parameters(teacher.policy.named_parameters())
         if broken:
             raise ValueError(
@@ -174,6 +173,8 @@ class DistillationAlgorithm(TeacherLabelledRollouts):
 
     def set_env(self, env: Any, force_reset: bool = True) -> None:
         super().set_env(env, force_reset)
+        if self.teacher is not None:  # the new environment may show the teacher another view
+            self._check_teacher_fits(self.teacher)
         self._setup_teacher_labels()
 
     def _excluded_save_params(self) -> list[str]:

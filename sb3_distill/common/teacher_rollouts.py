@@ -21,9 +21,11 @@ from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv, VecTransposeImage
 
 from sb3_distill.common.action_params import ActionParamSpec
+from sb3_distill.common.compatibility import check_teacher_fits
 from sb3_distill.common.buffers import DistillationDictRolloutBuffer, DistillationRolloutBuffer
 from sb3_distill.common.observation_normalizer import Obs
 from sb3_distill.common.teacher import Teacher
+from sb3_distill.common.teacher_views import TeacherView, teacher_view_of
 from sb3_distill.common.training_guard import TrainingDiverged
 
 #: How many observations the teacher labels in one forward pass at the end of a rollout.
@@ -69,6 +71,7 @@ class TeacherLabelledRollouts(OnPolicyAlgorithm):
         """(Re)build the rollout buffer so that it stores what the current teacher needs."""
         if getattr(self, "rollout_buffer", None) is None:
             return
+        view = self._privileged_view()
         buffer_class = (
             DistillationDictRolloutBuffer if isinstance(self.observation_space, spaces.Dict) else DistillationRolloutBuffer
         )
@@ -83,7 +86,27 @@ class TeacherLabelledRollouts(OnPolicyAlgorithm):
             n_teacher_params=self.teacher.spec.n_params if self.teacher is not None else self._action_param_spec.n_params,
             keep_teacher_values=self.needs_teacher_values,
             keep_teacher_observations=self._teacher_observation_kept(),
+            teacher_observation_space=None if view is None else view.teacher_observation_space,
             **self.rollout_buffer_kwargs,
+        )
+
+    def _privileged_view(self) -> TeacherView | None:
+        """The environment's :class:`~sb3_distill.common.teacher_views.TeacherView`, below any other wrappers."""
+        return teacher_view_of(getattr(self, "env", None))
+
+    def _teacher_observation_space(self) -> spaces.Space:
+        """What the teacher must have been trained to observe: the privileged view's space, else the student's."""
+        view = self._privileged_view()
+        return self.observation_space if view is None else view.teacher_observation_space
+
+    def _check_teacher_fits(self, teacher: Teacher) -> None:
+        """Raise ``ValueError`` when ``teacher`` does not observe what this environment shows it, or act in its actions."""
+        check_teacher_fits(
+            teacher.observation_space,
+            teacher.action_space,
+            self._teacher_observation_space(),
+            self.action_space,
+            privileged=self._privileged_view() is not None,
         )
 
     def _teacher_sees_raw_observations(self) -> bool:
@@ -93,12 +116,16 @@ class TeacherLabelledRollouts(OnPolicyAlgorithm):
     def _teacher_observation_kept(self) -> bool:
         """Whether the buffer also keeps the observations as the teacher sees them, to label them later.
 
-        The buffer holds what the student sees; the teacher needs something else only when it sees raw observations.
+        The buffer holds what the student sees; the teacher needs something else when it sees raw observations
+        or a privileged view.
         """
-        return self._teacher_sees_raw_observations()
+        return self._privileged_view() is not None or self._teacher_sees_raw_observations()
 
     def _teacher_view(self, student_obs: Obs) -> Obs:
         """The observation the teacher sees at the current step."""
+        view = self._privileged_view()
+        if view is not None:
+            return self._raw_for_teacher(view.teacher_observations())
         if self._teacher_sees_raw_observations():
             return self._raw_for_teacher(self._last_original_obs)  # type: ignore[arg-type]
         return student_obs
@@ -190,7 +217,7 @@ class TeacherLabelledRollouts(OnPolicyAlgorithm):
         n_steps = 0
         rollout_buffer.reset()
         self._start_rollout(env.num_envs)
-        keep_raw = rollout_buffer.keep_teacher_observations
+        keep_teacher_view = rollout_buffer.keep_teacher_observations
         track_raw = teacher.obs_normalizer is not None and self._vec_normalize_env is not None
 
         callback.on_rollout_start()
@@ -209,7 +236,8 @@ class TeacherLabelledRollouts(OnPolicyAlgorithm):
                 else:
                     clipped_actions = np.clip(actions, self.action_space.low, self.action_space.high)
 
-            raw_obs = self._raw_for_teacher(self._last_original_obs) if keep_raw else None  # type: ignore[arg-type]
+            # read before the step: a view holds the teacher's observations of the states the student acts in
+            teacher_obs = self._teacher_view(self._last_obs) if keep_teacher_view else None  # type: ignore[arg-type]
             new_obs, rewards, dones, infos = env.step(clipped_actions)
 
             self.num_timesteps += env.num_envs
@@ -235,7 +263,7 @@ class TeacherLabelledRollouts(OnPolicyAlgorithm):
                 values,
                 log_probs,
             )
-            rollout_buffer.add_teacher_step(step, raw_obs, teacher_params, teacher_values)
+            rollout_buffer.add_teacher_step(step, teacher_obs, teacher_params, teacher_values)
             self._last_obs = new_obs  # type: ignore[assignment]
             self._last_episode_starts = dones
             if track_raw:

@@ -24,6 +24,7 @@ from stable_baselines3.common.preprocessing import is_image_space, is_image_spac
 from stable_baselines3.common.utils import get_device
 
 from sb3_distill.common.compatibility import check_teacher_fits
+from sb3_distill.common.teacher_views import teacher_view_of
 from sb3_distill.common.observation_normalizer import ObservationNormalizer
 from sb3_distill.common.safe_loading import read_model_zip
 from sb3_distill.common.teacher import DEFAULT_Q_TEMPERATURE, Teacher, TeacherNormalization, as_normalizer, make_teacher
@@ -55,7 +56,8 @@ def load_teacher(
     :param source: an SB3 model or its policy, a ``Teacher`` (returned as it is, moved to ``device``,
         unless ``teacher_vecnormalize`` gives it new statistics), the path of an SB3 .zip, an RL Zoo
         run folder, or ``"hf://ORG/REPO"``
-    :param env: optional environment (Gymnasium or VecEnv) whose spaces the teacher must fit
+    :param env: optional environment (Gymnasium or VecEnv) whose spaces the teacher must fit (with a
+        :class:`~sb3_distill.common.teacher_views.TeacherView`: the teacher's view of it)
     :param best: for an RL Zoo folder, take ``best_model.zip`` instead of the final ``<Env>.zip``
     :param teacher_vecnormalize: the teacher's observation statistics (a ``VecNormalize`` or .pkl path);
         ``False`` for raw observations. When not given for a file source, a ``vecnormalize.pkl`` /
@@ -90,8 +92,10 @@ def load_teacher(
         )
     teacher.to(device)
     if env is not None:
+        view = teacher_view_of(env)
+        shown = env.observation_space if view is None else view.teacher_observation_space
         check_teacher_fits(
-            teacher.observation_space, teacher.action_space, _as_policy_space(env.observation_space), env.action_space
+            teacher.observation_space, teacher.action_space, _as_policy_space(shown), env.action_space, view is not None
         )
     return teacher
 
