@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 import torch as th
@@ -73,6 +74,10 @@ class Teacher:
         self.policy.to(device)
         return self
 
+    #: Whether the teacher's outputs depend on a state carried along each environment's steps (an LSTM):
+    #: then it labels a rollout in time order (:meth:`label_sequence`) and acts with ``episode_starts``.
+    recurrent: bool = False
+
     def reset_noise(self, n_envs: int) -> None:
         """Prepare exploration noise before the teacher acts in ``n_envs`` environments."""
 
@@ -91,12 +96,22 @@ class Teacher:
         return self._label(self._obs_tensor(obs), with_values)
 
     @th.no_grad()
-    def act(self, obs: Obs) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+    def act(self, obs: Obs, episode_starts: np.ndarray | None = None) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
         """Sample the teacher's actions (stochastic) and return them with its parameters and values.
 
         Actions are in the teacher's own units: [-1, 1]-scaled when ``squash_output``, else the environment's.
+
+        :param obs: one step's observations of every environment
+        :param episode_starts: ``[n_envs]``, which of them start an episode (a recurrent teacher resets its state there)
         """
         return self._act(self._obs_tensor(obs))
+
+    def label_sequence(
+        self, obs: Obs, episode_starts: np.ndarray, with_values: bool = False
+    ) -> tuple[th.Tensor, th.Tensor | None]:
+        """Label a rollout in time order: ``obs`` is ``[n_steps * n_envs, ...]`` (step-major, as rollout buffers
+        flatten it) and ``episode_starts`` ``[n_steps, n_envs]``. A feed-forward teacher labels each state alone."""
+        return self.label(obs, with_values)
 
     def _label(self, obs: th.Tensor | dict[str, th.Tensor], with_values: bool) -> tuple[th.Tensor, th.Tensor | None]:
         raise NotImplementedError
@@ -134,6 +149,84 @@ class ActorCriticTeacher(Teacher):
 
     def _act(self, obs: th.Tensor | dict[str, th.Tensor]) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
         distribution, values = distribution_and_values(self.policy, obs)
+        return distribution.get_actions(deterministic=False), action_params(distribution), values
+
+
+class RecurrentTeacher(ActorCriticTeacher):
+    """A ``RecurrentPPO`` teacher: its LSTM state follows the student's rollouts.
+
+    The state of each environment advances with every collected transition, in time order, and is reset
+    where an episode starts, as when the teacher itself acts; it is carried from one rollout to the next
+    (the first state of a rollout follows the last of the one before). Labels and actions come from the
+    same state, for the actor's LSTM and, with one, the critic's.
+    """
+
+    recurrent = True
+
+    def __init__(self, policy: BasePolicy, obs_normalizer: ObservationNormalizer | None = None, source: str | None = None):
+        super().__init__(policy, obs_normalizer, source)
+        self._states: tuple[tuple[th.Tensor, th.Tensor], tuple[th.Tensor, th.Tensor]] | None = None
+
+    def reset_state(self, n_envs: int) -> None:
+        """Zero the LSTM states of ``n_envs`` environments (the next step of each starts an episode anyway)."""
+        layers, _, hidden = self.policy.lstm_hidden_state_shape  # type: ignore[attr-defined,misc]
+        zeros = th.zeros((layers, n_envs, hidden), device=self.policy.device)
+        self._states = ((zeros, zeros.clone()), (zeros.clone(), zeros.clone()))
+
+    def _step_states(self, n_envs: int) -> tuple[tuple[th.Tensor, th.Tensor], tuple[th.Tensor, th.Tensor]]:
+        if self._states is None or self._states[0][0].shape[1] != n_envs:
+            self.reset_state(n_envs)
+        assert self._states is not None
+        return self._states
+
+    def _run(self, obs: th.Tensor | dict[str, th.Tensor], starts: np.ndarray) -> tuple[Any, th.Tensor]:
+        """The distribution and values of env-major sequences ``obs`` (``[n_envs * n_steps, ...]``), advancing the state."""
+        policy = self.policy
+        n_envs = starts.shape[0]
+        states_pi, states_vf = self._step_states(n_envs)
+        episode_starts = th.as_tensor(starts, dtype=th.float32, device=policy.device).flatten()
+        features = policy.extract_features(obs)  # type: ignore[arg-type]
+        pi_features, vf_features = (features, features) if policy.share_features_extractor else features
+        latent_pi, states_pi = policy._process_sequence(pi_features, states_pi, episode_starts, policy.lstm_actor)  # type: ignore[attr-defined,operator]
+        if policy.lstm_critic is not None:  # type: ignore[attr-defined]
+            latent_vf, states_vf = policy._process_sequence(vf_features, states_vf, episode_starts, policy.lstm_critic)  # type: ignore[attr-defined,operator]
+        elif policy.shared_lstm:  # type: ignore[attr-defined]
+            latent_vf, states_vf = latent_pi, states_pi
+        else:
+            latent_vf = policy.critic(vf_features)  # type: ignore[operator]
+        self._states = (states_pi, states_vf)
+        distribution = policy._get_action_dist_from_latent(policy.mlp_extractor.forward_actor(latent_pi))
+        values = policy.value_net(policy.mlp_extractor.forward_critic(latent_vf)).flatten()
+        return distribution, values
+
+    @th.no_grad()
+    def label_sequence(
+        self, obs: Obs, episode_starts: np.ndarray, with_values: bool = False
+    ) -> tuple[th.Tensor, th.Tensor | None]:
+        n_steps, n_envs = episode_starts.shape
+
+        def env_major(array: np.ndarray) -> np.ndarray:  # [n_steps * n_envs, ...] -> [n_envs * n_steps, ...]
+            return array.reshape(n_steps, n_envs, *array.shape[1:]).swapaxes(0, 1).reshape(array.shape)
+
+        sequences = {key: env_major(value) for key, value in obs.items()} if isinstance(obs, dict) else env_major(obs)
+        distribution, values = self._run(self._obs_tensor(sequences), episode_starts.T)
+
+        def step_major(tensor: th.Tensor) -> th.Tensor:
+            return tensor.reshape(n_envs, n_steps, *tensor.shape[1:]).transpose(0, 1).reshape(tensor.shape)
+
+        return step_major(action_params(distribution)), step_major(values) if with_values else None
+
+    def label(self, obs: Obs, with_values: bool = False) -> tuple[th.Tensor, th.Tensor | None]:
+        raise RuntimeError(
+            "A recurrent teacher labels states in the order they were visited (label_sequence), not one by one."
+        )
+
+    @th.no_grad()
+    def act(self, obs: Obs, episode_starts: np.ndarray | None = None) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        obs_tensor = self._obs_tensor(obs)
+        n_envs = len(next(iter(obs_tensor.values()))) if isinstance(obs_tensor, dict) else len(obs_tensor)
+        starts = np.zeros(n_envs) if episode_starts is None else np.asarray(episode_starts, dtype=float)
+        distribution, values = self._run(obs_tensor, starts.reshape(n_envs, 1))
         return distribution.get_actions(deterministic=False), action_params(distribution), values
 
 
@@ -219,11 +312,7 @@ def make_teacher(
 ) -> Teacher:
     """The teacher family that fits ``policy``."""
     if hasattr(policy, "lstm_actor"):
-        raise ValueError(
-            f"A {type(policy).__name__} (RecurrentPPO) cannot teach: its actions depend on an LSTM state that would "
-            "have to be carried along the student's rollouts, which sb3-distill does not do. Use a feed-forward teacher "
-            "(PPO, A2C, DQN, QR-DQN, SAC, TD3, DDPG, TQC), with frame stacking if the task needs memory."
-        )
+        return RecurrentTeacher(policy, obs_normalizer, source)
     if isinstance(policy, ActorCriticPolicy):
         return ActorCriticTeacher(policy, obs_normalizer, source)
     if hasattr(policy, "q_net") or hasattr(policy, "quantile_net"):
@@ -232,8 +321,8 @@ def make_teacher(
         return DeterministicActorTeacher(policy, obs_normalizer, source)
     raise ValueError(
         f"A {type(policy).__name__} cannot teach: supported teachers are actor-critic policies (PPO, A2C, PPD, ...), "
-        "Q-value policies (DQN, QR-DQN) and actor-critic policies with a Q-function critic (SAC, TD3, DDPG, TQC). "
-        "Recurrent policies (RecurrentPPO) are not supported."
+        "Q-value policies (DQN, QR-DQN), recurrent ones (RecurrentPPO) and actor-critic policies with a Q-function "
+        "critic (SAC, TD3, DDPG, TQC)."
     )
 
 

@@ -37,7 +37,8 @@ class TeacherDistill(StudentDistill):
         """The teacher's actions, with its labels and values of the states it acts in."""
         teacher = self._require_teacher()
         try:
-            actions_tensor, teacher_params, teacher_values = teacher.act(self._teacher_view(obs))
+            # a recurrent teacher resets its state where an episode starts
+            actions_tensor, teacher_params, teacher_values = teacher.act(self._teacher_view(obs), self._last_episode_starts)
         except ValueError as error:  # torch refuses to build a distribution from NaN parameters
             if "invalid values" not in str(error):
                 raise
