@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -26,9 +27,18 @@ class Score:
     episodes: int
 
 
-def evaluation_env(env_id: str, seed: int, offset: int = 0) -> VecEnv:
-    """One raw environment for evaluating a run of ``seed`` (``offset`` tells apart several of one run)."""
-    return envs.make(env_id, 1, seed + EVAL_SEED_OFFSET + offset, normalize=False, training=False)
+def evaluation_env(env_id: str, seed: int, offset: int = 0, student_observation: Sequence[int] | None = None) -> VecEnv:
+    """One raw environment for evaluating a run of ``seed`` (``offset`` tells apart several of one run); with
+    ``student_observation``, the deployed student's (those entries only: no privileged input)."""
+    return envs.make(
+        env_id,
+        1,
+        seed + EVAL_SEED_OFFSET + offset,
+        normalize=False,
+        training=False,
+        student_observation=student_observation,
+        privileged=False,
+    )
 
 
 def score(agent: Any, env: VecEnv, episodes: int, deterministic: bool = True) -> Score:

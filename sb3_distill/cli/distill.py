@@ -15,6 +15,7 @@ from sb3_distill.experiment import (
     DistillConfig,
     RunResult,
     distill,
+    parse_entries,
     resume,
     stored_config,
     with_zoo_hyperparams,
@@ -70,6 +71,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="give the student its own VecNormalize (default: the suite's convention, e.g. on for MuJoCo)",
+    )
+    parser.add_argument(
+        "--student-observation",
+        metavar="ENTRIES",
+        help="a partially observed student: the entries of the flat observation it reads, e.g. 0,2 or 0:8 (entries 0 "
+        "to 7), while the teacher reads all of it; the student is evaluated and saved on those entries alone",
+    )
+    parser.add_argument(
+        "--frame-stack",
+        type=int,
+        default=DEFAULTS.frame_stack,
+        metavar="N",
+        help="the student reads its last N observations (VecFrameStack on the student's side; default 1)",
     )
     parser.add_argument(
         "--preset",
@@ -142,6 +156,8 @@ def config_from_args(args: argparse.Namespace) -> DistillConfig:
         jsd_beta=args.jsd_beta,
         temperature=args.temperature,
         normalize=args.normalize,
+        student_observation=args.student_observation,
+        frame_stack=args.frame_stack,
         preset=args.preset,
         params=parse_params(args.param),
         eval_episodes=args.eval_episodes,
@@ -220,6 +236,8 @@ def _as_setting(name: str, value: object, stored: DistillConfig) -> tuple[str, o
         return "params", parse_params(value)  # type: ignore[arg-type]
     if name == "teacher_score":
         return "teacher_score", parse_score(str(value))
+    if name == "student_observation" and value is not None:
+        return name, parse_entries(value)
     if name == "teacher" and value is not None and stored.teacher is not None:
         return name, value if str(value).startswith("hf://") else os.path.abspath(str(value))  # stored absolute
     return name, value

@@ -115,8 +115,10 @@ def diag_gaussian_terms(
 
 
 def critic_parameters(policy: ActorCriticPolicy) -> list[th.nn.Parameter]:
-    """The parameters that only the value loss reaches: the value head, the critic's MLP and, when the
-    features extractor is not shared, the critic's own extractor.
+    """The parameters that only the value loss reaches: the value head, the critic's MLP, a recurrent student's
+    own critic LSTM (``enable_critic_lstm=True``) or linear layer (sb3-contrib's ``critic``), and, when the
+    features extractor is not shared, the critic's own extractor. With ``shared_lstm=True`` the critic reads
+    the actor's LSTM detached, so that LSTM is the actor's.
 
     :param policy: the student
     """
@@ -124,6 +126,9 @@ def critic_parameters(policy: ActorCriticPolicy) -> list[th.nn.Parameter]:
     critic_mlp = getattr(policy.mlp_extractor, "value_net", None)
     if isinstance(critic_mlp, th.nn.Module):
         modules.append(critic_mlp)
+    for own in (getattr(policy, "lstm_critic", None), getattr(policy, "critic", None)):
+        if isinstance(own, th.nn.Module):
+            modules.append(own)
     if not policy.share_features_extractor:
         modules.append(policy.vf_features_extractor)
     unique = {id(parameter): parameter for module in modules for parameter in module.parameters()}

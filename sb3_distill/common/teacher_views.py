@@ -193,6 +193,31 @@ class TeacherObservationInInfo(TeacherView):
         return obs
 
 
+class SharedObservation(TeacherView):
+    """Student and teacher read the same observation, the teacher beneath the student's own wrappers.
+
+    Put the student's ``VecFrameStack`` (and its ``VecNormalize``) on top of this view: the student reads its
+    stacked, normalised observations while the teacher reads one raw observation, as it was trained to
+    (through its own statistics).
+
+    :param venv: the environment both read
+    """
+
+    def __init__(self, venv: VecEnv):
+        super().__init__(venv, venv.observation_space, venv.observation_space)
+
+    def _reset(self, obs: VecEnvObs) -> VecEnvObs:
+        assert not isinstance(obs, tuple)  # SB3's vectorised environments return arrays or dicts of them
+        self._teacher_obs = obs
+        return obs
+
+    def _step(self, obs: VecEnvObs, dones: np.ndarray, infos: list[dict[str, Any]]) -> VecEnvObs:
+        for index in np.flatnonzero(dones):
+            if "terminal_observation" in infos[index]:
+                infos[index][TERMINAL_TEACHER_OBSERVATION] = infos[index]["terminal_observation"]
+        return self._reset(obs)
+
+
 def teacher_view_of(env: Any) -> TeacherView | None:
     """The :class:`TeacherView` of a vectorised environment, below any other wrappers; ``None`` without one."""
     return unwrap_vec_wrapper(env, TeacherView) if isinstance(env, VecEnv) else None

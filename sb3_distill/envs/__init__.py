@@ -9,15 +9,17 @@ Procgen through envpool (``procgen.py``).
 from __future__ import annotations
 
 import copy
+import functools
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+from stable_baselines3.common.vec_env import VecEnv, VecFrameStack, VecNormalize
 
 from sb3_distill.envs.suites import SUITES, Suite, suite_of
 
-__all__ = ["SUITES", "Suite", "check_env_id", "env_slug", "frozen_copy", "make", "suite_of"]
+__all__ = ["SUITES", "Suite", "check_env_id", "env_slug", "frozen_copy", "make", "suite_of", "with_frame_stack"]
 
 
 def env_slug(env_id: str) -> str:
@@ -51,9 +53,18 @@ def make(
     seed: int | None = None,
     normalize: bool | None = None,
     training: bool = True,
+    student_observation: Sequence[int] | None = None,
+    privileged: bool = True,
+    frame_stack: int = 1,
     **env_kwargs: Any,
 ) -> VecEnv:
     """``n_envs`` copies of ``env_id``, Monitor-wrapped, with the wrappers of its suite.
+
+    With ``student_observation``, a partially observed task: the student reads those entries of the flat
+    observation. ``privileged``: the teacher reads the full observation beside it (an
+    :class:`~sb3_distill.common.teacher_views.ObservationGroups` under the ``VecNormalize``, which then
+    normalises the student's entries only); otherwise the environment is the deployed one, the student's
+    entries and nothing else.
 
     :param env_id: a Gymnasium id (classic, Box2D, MuJoCo v4/v5, ``*NoFrameskip-v4``, ``MinAtar/<Game>-v1``)
         or an envpool Procgen id (``CoinrunEasy-v0``)
@@ -63,11 +74,20 @@ def make(
         rewards; Atari, MinAtar, Procgen: rewards); ``None``: the suite's default (off for classic control)
     :param training: training (Atari: an episode ends at the first life loss; Procgen: the 200 training
         levels) or evaluation (full games; unseen Procgen levels)
+    :param student_observation: entries of the flat observation the student reads; ``None``: all of it
+    :param privileged: with ``student_observation``, keep the full observation for the teacher
+    :param frame_stack: the student reads its last N observations: ``VecFrameStack`` on top of everything, the
+        teacher reading one observation beneath it (and beneath the student's ``VecNormalize``)
     :param env_kwargs: passed to ``gym.make`` (Gymnasium suites only)
     """
     suite = check_env_id(env_id)
     if n_envs < 1:
         raise ValueError(f"n_envs must be >= 1, got {n_envs}.")
+    if student_observation is not None and suite.name in ("atari", "procgen", "minatar"):
+        raise ValueError(
+            f"student_observation selects entries of a flat observation; {env_id} ({suite.name}) observes images. "
+            "Give a classic-control, Box2D or MuJoCo task, or wrap your own environment in ObservationGroups."
+        )
     if suite.name == "atari":
         from sb3_distill.envs.atari import make_atari
 
@@ -77,23 +97,45 @@ def make(
 
         env = make_procgen(env_id, n_envs, seed, training)
     else:
-        wrapper_class = None
+        wrapper_class: Any = None
         if suite.name == "minatar":
             from sb3_distill.envs.minatar import ChannelsFirst
 
             wrapper_class = ChannelsFirst
+        elif student_observation is not None:
+            from sb3_distill.envs.partial import SelectObservation, SplitObservation
+
+            entries = list(student_observation)
+            view = SplitObservation if privileged else SelectObservation
+            wrapper_class = functools.partial(view, indices=entries)
         try:
             env = make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs or None, wrapper_class=wrapper_class)
         except gym.error.DependencyNotInstalled as error:
             extra = "pip install 'sb3-distill[mujoco]'" if suite.name == "mujoco" else "install what it names"
             raise ImportError(f"{env_id} cannot be made here: {error} ({extra}).") from None
+        if student_observation is not None and privileged:
+            from sb3_distill.common.teacher_views import ObservationGroups
+            from sb3_distill.envs.partial import STUDENT_KEY, TEACHER_KEY
+
+            env = ObservationGroups(env, STUDENT_KEY, TEACHER_KEY)
+    if frame_stack > 1 and privileged and student_observation is None:
+        from sb3_distill.common.teacher_views import SharedObservation
+
+        env = SharedObservation(env)  # the teacher reads one observation, not the student's stack
     if normalize is None:
         normalize = suite.normalize_obs or suite.normalize_reward
-    if not normalize:
-        return env
-    if suite.name == "classic":  # an explicit request on a suite without a convention: both
-        return VecNormalize(env)
-    return VecNormalize(env, norm_obs=suite.normalize_obs, norm_reward=suite.normalize_reward)
+    if normalize:
+        if suite.name == "classic":  # an explicit request on a suite without a convention: both
+            env = VecNormalize(env)
+        else:
+            env = VecNormalize(env, norm_obs=suite.normalize_obs, norm_reward=suite.normalize_reward)
+    return with_frame_stack(env, frame_stack)
+
+
+def with_frame_stack(env: VecEnv, frame_stack: int) -> VecEnv:
+    """``env`` with its last ``frame_stack`` observations stacked (``VecFrameStack``, on top of any ``VecNormalize``,
+    as the RL Zoo stacks); unchanged for 1."""
+    return VecFrameStack(env, frame_stack) if frame_stack > 1 else env
 
 
 def frozen_copy(env: VecEnv, training_env: VecEnv) -> VecEnv:

@@ -13,7 +13,14 @@ A config checks itself on construction; the run folder's manifest stores it (``d
 so :func:`resume` needs nothing but the folder.
 """
 
-from sb3_distill.experiment.configs import ConfigError, CorruptionConfig, DistillConfig, TeacherConfig, parse_params
+from sb3_distill.experiment.configs import (
+    ConfigError,
+    CorruptionConfig,
+    DistillConfig,
+    TeacherConfig,
+    parse_entries,
+    parse_params,
+)
 from sb3_distill.experiment.corruption_run import CorruptionResult, corrupt
 from sb3_distill.experiment.distillation_run import (
     RunResult,
@@ -58,6 +65,7 @@ __all__ = [
     "evaluation_env",
     "get_method",
     "method_params",
+    "parse_entries",
     "parse_params",
     "parse_policy_kwargs",
     "read_result",

@@ -57,6 +57,29 @@ def _optional_integer(name: str, value: Any) -> int | None:
     return None if value is None else _integer(name, value, 0, "0 (off) or positive")
 
 
+def parse_entries(value: Any, name: str = "student_observation") -> tuple[int, ...]:
+    """Entries of a flat observation: ``[0, 2]``, ``"0,2"`` or a range ``"0:8"`` (entries 0 to 7) -> a tuple of ints."""
+    if isinstance(value, str):
+        text = value.replace(" ", "")
+        try:
+            if ":" in text:
+                start, _, stop = text.partition(":")
+                value = list(range(int(start), int(stop)))
+            else:
+                value = [int(part) for part in text.split(",") if part]
+        except ValueError:
+            raise ConfigError(f"{name} must be entries such as '0,2' or a range '0:8', got {value!r}.", name) from None
+    if (
+        not isinstance(value, (list, tuple, range))
+        or not value
+        or not all(isinstance(entry, int) and not isinstance(entry, bool) for entry in value)
+    ):
+        raise ConfigError(f"{name} must be a non-empty list of entry indices, got {value!r}.", name)
+    if len(set(value)) != len(value):
+        raise ConfigError(f"{name} names an entry twice: {list(value)}.", name)
+    return tuple(value)
+
+
 def _choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
     choices = tuple(choices)
     if value not in choices:
@@ -122,6 +145,10 @@ class DistillConfig:
     :param jsd_beta: β of the generalised Jensen-Shannon divergence
     :param temperature: τ of a DQN or QR-DQN teacher's softmax(Q / τ)
     :param normalize: give the student its own VecNormalize; ``None``: the suite's convention
+    :param student_observation: a partially observed student: the entries of the (flat) observation it
+        reads, while the teacher reads all of it (a privileged teacher); ``None``: the student reads what
+        the teacher does. The student is evaluated, and saved, on those entries alone
+    :param frame_stack: the student reads its last N observations (``VecFrameStack`` on the student's side)
     :param preset: start from a named setting of the algorithms (``paper``); ``None``: the tools' defaults
     :param params: algorithm arguments on top of the method's defaults or preset, e.g. ``{"n_epochs": 4}``
     :param eval_episodes: episodes of the final evaluations of teacher and student
@@ -149,6 +176,8 @@ class DistillConfig:
     jsd_beta: float = 0.5
     temperature: float = DEFAULT_Q_TEMPERATURE
     normalize: bool | None = None
+    student_observation: tuple[int, ...] | None = None
+    frame_stack: int = 1
     preset: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     eval_episodes: int = 20
@@ -193,6 +222,9 @@ class DistillConfig:
             raise ConfigError(
                 f"normalize must be True, False or None (the suite's convention), got {self.normalize!r}.", "normalize"
             )
+        if self.student_observation is not None:
+            put("student_observation", parse_entries(self.student_observation))
+        _integer("frame_stack", self.frame_stack, 1)
         if self.preset is not None:
             _choice("preset", self.preset, PRESETS)
         put("params", _params("params", self.params))

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch as th
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+from stable_baselines3.common.vec_env import VecEnv, unwrap_vec_normalize
 from tqdm import tqdm
 
 from sb3_distill import envs, schedules
@@ -139,6 +140,12 @@ def distill(
     zoo = None
     if zoo_log_folder is not None:
         check_zoo_env(env_id)
+        if config.student_observation is not None or config.frame_stack > 1:
+            raise ConfigError(
+                "--log-folder: the RL Zoo's layout names no wrapper that selects the student's entries or stacks its "
+                "frames, so rl_zoo3.enjoy would run the student on other observations; give --out instead.",
+                "student_observation" if config.student_observation is not None else "frame_stack",
+            )
         out_dir = new_zoo_run_dir(zoo_log_folder, env_id)
         zoo = ZooLayout.of_run(out_dir, env_id)
     folder = RunFolder(out_dir or default_run_dir(config))
@@ -158,13 +165,35 @@ def distill(
         return _train(student, config, out, teacher_path, teacher_score, None, callbacks, progress_bar, verbose, command, zoo)
 
 
+def training_env(config: DistillConfig) -> VecEnv:
+    """The student's training environments: the suite's, with the student's view (its entries of the
+    observation, beside the teacher's full one) under its ``VecNormalize`` and its frame stacking on top."""
+    assert config.env is not None
+    return envs.make(
+        config.env,
+        config.n_envs,
+        config.seed,
+        normalize=config.normalize,
+        student_observation=config.student_observation,
+        frame_stack=config.frame_stack,
+    )
+
+
+def deployed_env(config: DistillConfig, training: VecEnv, offset: int = 0) -> VecEnv:
+    """Where the student is evaluated: its own view only (no privileged input), its training statistics frozen,
+    its frame stacking."""
+    assert config.env is not None
+    raw = evaluation_env(config.env, config.seed, offset, student_observation=config.student_observation)
+    return envs.with_frame_stack(envs.frozen_copy(raw, unwrap_vec_normalize(training) or training), config.frame_stack)
+
+
 def _new_student(
     config: DistillConfig, teacher_path: str, tensorboard_log: str, device: str, verbose: int
 ) -> tuple[DistillationAlgorithm, Score]:
     """The student with its teacher set, and the teacher's score (measured unless the config gives it)."""
     env_id = config.env
     assert env_id is not None
-    env = envs.make(env_id, config.n_envs, config.seed, normalize=config.normalize)
+    env = training_env(config)
     suite = envs.suite_of(env_id)
     method = METHODS[config.method]
     teacher = load_teacher(teacher_path, best=config.best, trust_pickle=config.trust_pickle, temperature=config.temperature)
@@ -266,7 +295,7 @@ def resume(
                 f"{checkpoint.folder} names no environment and none can be read from the teacher {teacher_path!r}."
             )
         config = replace(config, env=env_id)
-        env = envs.make(env_id, config.n_envs, config.seed, normalize=config.normalize)
+        env = training_env(config)
         teacher_score = Score(**checkpoint.manifest["teacher_score"])
         student = resume_student(out, env, device=device, checkpoint=checkpoint, trust_pickle=trust_pickle)
         if tensorboard_log is not None:
@@ -397,11 +426,12 @@ def _train(
     periodic = None
     if config.eval_every:
         periodic = PeriodicEvaluation(
-            evaluation_env(env_id, config.seed, offset=1),
+            evaluation_env(env_id, config.seed, offset=1, student_observation=config.student_observation),
             out,
             config.eval_every,
             config.eval_every_episodes or config.eval_episodes,
             suite.deterministic_eval,
+            frame_stack=config.frame_stack,
         )
         run_callbacks.append(periodic)
     if progress_bar:
@@ -459,10 +489,9 @@ def _train(
             f"Could not save the final student in {out}: {error.strerror or error}. {_last_checkpoint_text(out)}"
         ) from error
 
-    training_env = vec_normalize or student.get_env()
-    assert training_env is not None
-    env = envs.frozen_copy(evaluation_env(env_id, config.seed), training_env)
-    student_score = score(student, env, config.eval_episodes, suite.deterministic_eval)
+    trained_in = student.get_env()
+    assert trained_in is not None
+    student_score = score(student, deployed_env(config, trained_in), config.eval_episodes, suite.deterministic_eval)
     teacher = student.teacher
     assert teacher is not None
     record = {

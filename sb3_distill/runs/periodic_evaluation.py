@@ -40,9 +40,12 @@ class PeriodicEvaluation(BaseCallback):
     :param every: timesteps between evaluations
     :param episodes: episodes per evaluation
     :param deterministic: evaluate the most probable action
+    :param frame_stack: the student reads its last N observations (stacked on top of the frozen statistics)
     """
 
-    def __init__(self, eval_env: VecEnv, run_dir: str, every: int, episodes: int, deterministic: bool = True):
+    def __init__(
+        self, eval_env: VecEnv, run_dir: str, every: int, episodes: int, deterministic: bool = True, frame_stack: int = 1
+    ):
         super().__init__()
         if every <= 0 or episodes <= 0:
             raise ValueError(f"Evaluation every {every} timesteps over {episodes} episodes: both must be positive.")
@@ -51,6 +54,7 @@ class PeriodicEvaluation(BaseCallback):
         self.every = every
         self.episodes = episodes
         self.deterministic = deterministic
+        self.frame_stack = frame_stack
         self.rows: list[dict[str, float]] = []
         self.best_mean = -float("inf")
         self.seconds = 0.0  # spent evaluating, so that throughput can leave it out
@@ -67,10 +71,12 @@ class PeriodicEvaluation(BaseCallback):
 
     def evaluate(self) -> float:
         """Evaluate now (also callable after ``learn``, e.g. to end the curve where training ended)."""
-        from sb3_distill.envs import frozen_copy
+        from sb3_distill.envs import frozen_copy, with_frame_stack
 
         start = time.perf_counter()
-        env = frozen_copy(self.eval_env, self.model.get_vec_normalize_env() or self.training_env)
+        env = with_frame_stack(
+            frozen_copy(self.eval_env, self.model.get_vec_normalize_env() or self.training_env), self.frame_stack
+        )
         result = score(self.model, env, self.episodes, self.deterministic)
         mean, std = result.mean, result.std
         self.rows.append(

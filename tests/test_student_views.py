@@ -1,0 +1,95 @@
+"""The run API, CLI and grid with a student that sees less than the teacher (issue 17): its entries of the
+observation (``student_observation``) and its memory (``frame_stack``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.vec_env import VecFrameStack
+
+from sb3_distill import envs
+from sb3_distill.cli.main import main
+from sb3_distill.common.teacher_views import ObservationGroups, SharedObservation, teacher_view_of
+from sb3_distill.envs.partial import SelectObservation
+from sb3_distill.evaluation import EVAL_SEED_OFFSET
+from sb3_distill.experiment import ConfigError, DistillConfig, distill, resume
+from sb3_distill.runs.checkpointing import RunInterrupted
+
+POSITIONS = (0, 2)
+
+
+class StopAt(BaseCallback):
+    """Send this process SIGTERM once training passes ``timesteps``: the run checkpoints and stops."""
+
+    def __init__(self, timesteps: int):
+        super().__init__()
+        self.timesteps = timesteps
+        self.sent = False
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self.timesteps and not self.sent:
+            self.sent = True
+            os.kill(os.getpid(), signal.SIGTERM)
+        return True
+
+
+def test_the_training_environment_shows_each_side_its_view():
+    env = envs.make("CartPole-v1", 2, 0, student_observation=POSITIONS, frame_stack=3)
+    view = teacher_view_of(env)
+    assert isinstance(view, ObservationGroups)
+    assert env.observation_space.shape == (6,)  # three stacked observations of two entries
+    assert view.teacher_observation_space.shape == (4,)  # the full state, one observation
+    obs = env.reset()
+    np.testing.assert_array_equal(obs[:, -2:], view.teacher_observations()[:, list(POSITIONS)])
+    stacked = envs.make("CartPole-v1", 2, 0, frame_stack=4)  # the student's memory only: the teacher reads one
+    assert isinstance(teacher_view_of(stacked), SharedObservation)
+    assert stacked.observation_space.shape == (16,) and teacher_view_of(stacked).teacher_observation_space.shape == (4,)
+    assert teacher_view_of(envs.make("CartPole-v1", 2, 0)) is None  # nothing to split: no view
+
+
+@pytest.mark.slow
+def test_a_blind_run_resumes_and_its_student_deploys_with_its_entries_only(tmp_path):
+    out = str(tmp_path / "run")
+    config = DistillConfig(
+        student_observation="0,2", frame_stack=4, steps=4096, eval_episodes=5, checkpoint_every=1024, seed=1
+    )
+    with pytest.raises(RunInterrupted):
+        distill(config, out, callbacks=[StopAt(2048)], verbose=0)
+    result = resume(out, verbose=0)
+    assert result.timesteps == 4096
+    with open(os.path.join(out, "results.json")) as file:
+        record = json.load(file)
+    assert record["config"]["student_observation"] == [0, 2] and record["config"]["frame_stack"] == 4
+    # the saved student is a plain PPO of the deployed robot's observation: two entries, four of them stacked
+    student = PPO.load(os.path.join(out, "student.zip"), device="cpu")
+    assert student.observation_space.shape == (8,)
+    deployed = VecFrameStack(
+        make_vec_env(lambda: SelectObservation(gym.make("CartPole-v1"), [0, 2]), 1, seed=1 + EVAL_SEED_OFFSET), 4
+    )
+    mean, _ = evaluate_policy(student, deployed, n_eval_episodes=5)
+    assert mean == pytest.approx(record["student_mean_return"])  # the run evaluated it exactly so
+
+
+def test_bad_student_views_are_refused_before_training(tmp_path):
+    with pytest.raises(ConfigError, match=r"student_observation must be entries such as '0,2' or a range '0:8'"):
+        DistillConfig(student_observation="0:x")
+    with pytest.raises(ConfigError, match="names an entry twice"):
+        DistillConfig(student_observation=[1, 1])
+    with pytest.raises(ConfigError, match="frame_stack must be positive, got 0"):
+        DistillConfig(frame_stack=0)
+    out = tmp_path / "refused"
+    assert main(["distill", "--student-observation", "0,9", "--steps", "2048", "--out", str(out), "--no-progress"]) == 2
+    assert not out.exists()
+    with pytest.raises(ValueError, match=r"MinAtar/Breakout-v1 \(minatar\) observes images"):
+        envs.make("MinAtar/Breakout-v1", 1, 0, student_observation=[0])
+    with pytest.raises(ConfigError, match="RL Zoo's layout names no wrapper"):
+        distill(DistillConfig(student_observation=POSITIONS, steps=2048), zoo_log_folder=str(tmp_path / "logs"))
