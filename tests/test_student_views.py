@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -16,6 +17,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecFrameStack
 
+import sb3_distill
 from sb3_distill import envs
 from sb3_distill.cli.main import main
 from sb3_distill.common.teacher_views import ObservationGroups, SharedObservation, teacher_view_of
@@ -93,3 +95,31 @@ def test_bad_student_views_are_refused_before_training(tmp_path):
         envs.make("MinAtar/Breakout-v1", 1, 0, student_observation=[0])
     with pytest.raises(ConfigError, match="RL Zoo's layout names no wrapper"):
         distill(DistillConfig(student_observation=POSITIONS, steps=2048), zoo_log_folder=str(tmp_path / "logs"))
+
+
+def test_a_grid_sweeps_the_students_memory_on_its_entries(tmp_path):
+    teacher = Path(sb3_distill.__file__).parent / "teachers" / "CartPole-v1" / "CartPole-v1.zip"
+    spec = tmp_path / "blind.yaml"
+    spec.write_text(
+        "seeds: [0]\nmethods: [ppd]\nstudents: [same]\nenvs:\n"
+        f"  CartPole-v1:\n    teacher: {teacher}\n    distill_steps: 1024\n    eval_episodes: 2\n"
+        "    curve_points: 1\n    curve_episodes: 1\n    student_observation: 0,2\n"
+        "sweep:\n  ppd: {frame_stack: [1, 4]}\n"
+    )
+    out = tmp_path / "out"
+    assert main(["bench", str(spec), "--out", str(out)]) == 0
+    for stack, width in ((1, 2), (4, 8)):
+        folder = out / "runs" / "CartPole-v1" / "original" / f"ppd-frame_stack={stack}-same-s0"
+        record = json.loads((folder / "results.json").read_text())
+        assert record["config"]["student_observation"] == [0, 2] and record["config"]["frame_stack"] == stack
+        assert PPO.load(folder / "student.zip", device="cpu").observation_space.shape == (width,)
+    assert main(["report", str(out)]) == 0
+    assert "same ppd frame_stack=4" in (out / "report.md").read_text()
+
+
+def test_info_shows_both_views(capsys):
+    assert (
+        main(["info", "--env", "CartPole-v1", "--student-observation", "0,2", "--frame-stack", "3", "--student", "same"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "teacher reads (4,) (the full observation); student reads entries [0, 2], last 3: (6,)" in out

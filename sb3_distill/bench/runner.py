@@ -169,6 +169,7 @@ def distill_config(job: DistillJob) -> DistillConfig:
         eval_every=max(env.distill_steps // env.curve_points, 1),
         eval_every_episodes=env.curve_episodes,
         teacher_score=_measured_teacher_score(job),
+        student_observation=env.student_observation,
         **job.settings(),
     )
 

@@ -18,11 +18,13 @@ argument that the grid sets itself for each run::
         eval_episodes: 20               # default: the suite's (paper §7)
         curve_points: 10                # evaluations of each student during training, for its learning curve
         curve_episodes: 5               # episodes of each of those evaluations
+        student_observation: 0:8        # the students read these entries of the observation, the teacher all
         teacher_params: {n_steps: 64}   # PPO arguments of the teacher
         params: {ppd: {learning_rate: 0.001}}   # per-method algorithm arguments
     sweep:                              # optional: one run per combination, per method (paper §8.7: λ)
       ppd: {lambda: [0.5, 1, 2, 5], n_epochs: [4, 10]}   # lambda: --lambda (a number or a schedule)
       student-distill: {preset: [null, paper]}           # preset: --preset (null: the tools' defaults)
+      ppo: {frame_stack: [1, 4]}                         # frame_stack: the student's memory (--frame-stack)
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import yaml
 from stable_baselines3 import PPO
 
 from sb3_distill.experiment.methods import METHODS as METHOD_REGISTRY
+from sb3_distill.experiment.configs import ConfigError, parse_entries
 from sb3_distill.experiment.methods import PRESETS, RUN_ARGUMENTS, unknown_argument_hint
 from sb3_distill.envs import check_env_id
 from sb3_distill.common.yaml_files import DuplicateKey, refuse_duplicate_keys
@@ -56,11 +59,12 @@ ENV_KEYS = (
     "n_envs",
     "curve_points",
     "curve_episodes",
+    "student_observation",
 )
 
 
 #: Sweep axes that are settings of a run rather than algorithm arguments (see ``plan.RUN_SETTINGS``).
-SWEEP_SETTINGS = ("lambda", "preset")
+SWEEP_SETTINGS = ("lambda", "preset", "frame_stack")
 #: How a spec gives what a run would otherwise take as an algorithm argument, where it can.
 GRID_WAYS = {
     "distill_lambda": "sweep 'lambda' under sweep: instead",
@@ -114,6 +118,8 @@ class EnvSpec:
     curve_episodes: int = 5
     teacher_params: dict[str, Any] = field(default_factory=dict)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the entries of the flat observation that the students read (the teacher reads all); None: all of it
+    student_observation: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -277,6 +283,8 @@ class _Reader:
                             parse(str(value), teacher_return=1.0)
                         except ValueError as problem:
                             raise self.error(value_node, str(problem)) from problem
+                    elif name == "frame_stack":
+                        self.integer(value_node, "frame_stack", 1)
                     elif name != "preset":
                         self.argument(method, name, value, value_node, where)
                 if len({repr(value) for _, value in values}) != len(values):
@@ -370,6 +378,7 @@ class _Reader:
                 raise self.error(method_key, f"params of {method} must be a mapping of algorithm arguments.")
             for name, (name_key, value_node) in self.mapping(method_node, f"params of {method}").items():
                 self.argument(method, name, self.value(value_node), name_key, f"params of {method}")
+        student_observation = self.student_observation(settings, env_id, suite.name)
         return EnvSpec(
             env_id,
             teacher,
@@ -381,7 +390,20 @@ class _Reader:
             curve_episodes,
             teacher_params,
             params,
+            student_observation,
         )
+
+    def student_observation(self, settings: dict, env_id: str, suite: str) -> tuple[int, ...] | None:
+        """The entries the students of ``env_id`` read (``student_observation``), or ``None`` for all of them."""
+        if "student_observation" not in settings:
+            return None
+        node = settings["student_observation"][1]
+        if suite in ("atari", "procgen", "minatar"):
+            raise self.error(node, f"student_observation selects entries of a flat observation; {env_id} observes images.")
+        try:
+            return parse_entries(self.value(node))
+        except ConfigError as problem:
+            raise self.error(node, str(problem)) from problem
 
     def dictionary(self, settings: dict, name: str) -> dict:
         if name not in settings:
