@@ -156,7 +156,7 @@ SHIPPED = {  # spec: (teacher jobs, distillation runs, the extra its environment
     "td3-raw.yaml": (3, 12, "gymnasium"),
     "imperfect-teachers.yaml": (30, 60, "minatar"),
     "minatar.yaml": (9, 81, "minatar"),
-    "blind-halfcheetah.yaml": (3, 24, "mujoco"),
+    "blind-halfcheetah.yaml": (3, 36, "mujoco"),
 }
 
 

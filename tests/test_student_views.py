@@ -123,3 +123,54 @@ def test_info_shows_both_views(capsys):
     )
     out = capsys.readouterr().out
     assert "teacher reads (4,) (the full observation); student reads entries [0, 2], last 3: (6,)" in out
+
+
+@pytest.mark.slow
+def test_a_recurrent_blind_run_resumes_and_deploys_as_a_recurrent_ppo(tmp_path):
+    sb3_contrib = pytest.importorskip("sb3_contrib")
+    out = str(tmp_path / "run")
+    config = DistillConfig(
+        student_observation=POSITIONS,
+        recurrent=True,
+        steps=2048,
+        eval_episodes=3,
+        checkpoint_every=512,
+        params={"n_steps": 32, "batch_size": 64, "policy_kwargs": {"lstm_hidden_size": 16}},
+    )
+    with pytest.raises(RunInterrupted):
+        distill(config, out, callbacks=[StopAt(1024)], verbose=0)
+    assert resume(out, verbose=0).timesteps == 2048
+    record = json.loads(Path(out, "results.json").read_text())
+    student = sb3_contrib.RecurrentPPO.load(os.path.join(out, "student.zip"), device="cpu")
+    assert student.observation_space.shape == (2,)
+    deployed = make_vec_env(lambda: SelectObservation(gym.make("CartPole-v1"), [0, 2]), 1, seed=EVAL_SEED_OFFSET)
+    mean, _ = evaluate_policy(student, deployed, n_eval_episodes=3)
+    assert mean == pytest.approx(record["student_mean_return"])
+
+
+def test_a_recurrent_student_takes_no_preset_and_checks_its_own_arguments():
+    with pytest.raises(ConfigError, match="preset 'paper' is a setting of the feed-forward algorithms"):
+        DistillConfig(recurrent=True, preset="paper")
+    pytest.importorskip("sb3_contrib")
+    with pytest.raises(ConfigError, match=r"unknown argument 'lstm_size' of ppd \(RecurrentPPD\)"):
+        DistillConfig(recurrent=True, params={"lstm_size": 8})
+
+
+def test_a_sweep_may_list_its_points(tmp_path):
+    from sb3_distill.bench.plan import plan
+    from sb3_distill.bench.spec import SpecError, load_spec
+
+    spec = tmp_path / "points.yaml"
+    head = (
+        "seeds: [0]\nmethods: [ppd]\nstudents: [same]\nenvs:\n"
+        "  CartPole-v1:\n    teacher: train\n    teacher_steps: 1000\n    distill_steps: 1000\n"
+    )
+    spec.write_text(head + "sweep:\n  ppd: [{}, {frame_stack: 4}, {recurrent: true}]\n")
+    labels = sorted(job.label for job in plan(load_spec(str(spec)), str(tmp_path / "out")).runs)
+    assert labels == ["ppd", "ppd frame_stack=4", "ppd recurrent=True"]  # not the 4 of a product
+    spec.write_text(head + "sweep:\n  ppd: [{frame_stack: 4}, {frame_stack: 4}]\n")
+    with pytest.raises(SpecError, match="repeats a point"):
+        load_spec(str(spec))
+    spec.write_text(head + "sweep:\n  ppd: [{recurrent: 1}]\n")
+    with pytest.raises(SpecError, match="recurrent takes true or false, got 1"):
+        load_spec(str(spec))

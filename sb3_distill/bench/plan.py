@@ -34,7 +34,7 @@ class TeacherJob:
 
 
 #: Sweep axes that are settings of a run rather than algorithm arguments, and the config fields they set.
-RUN_SETTINGS = {"lambda": "distill_lambda", "preset": "preset", "frame_stack": "frame_stack"}
+RUN_SETTINGS = {"lambda": "distill_lambda", "preset": "preset", "frame_stack": "frame_stack", "recurrent": "recurrent"}
 
 
 @dataclass(frozen=True)

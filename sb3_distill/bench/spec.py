@@ -24,7 +24,7 @@ argument that the grid sets itself for each run::
     sweep:                              # optional: one run per combination, per method (paper §8.7: λ)
       ppd: {lambda: [0.5, 1, 2, 5], n_epochs: [4, 10]}   # lambda: --lambda (a number or a schedule)
       student-distill: {preset: [null, paper]}           # preset: --preset (null: the tools' defaults)
-      ppo: {frame_stack: [1, 4]}                         # frame_stack: the student's memory (--frame-stack)
+      ppo: [{}, {frame_stack: 4}, {recurrent: true}]     # or a list of points: the student's memory
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ ENV_KEYS = (
 
 
 #: Sweep axes that are settings of a run rather than algorithm arguments (see ``plan.RUN_SETTINGS``).
-SWEEP_SETTINGS = ("lambda", "preset", "frame_stack")
+SWEEP_SETTINGS = ("lambda", "preset", "frame_stack", "recurrent")
 #: How a spec gives what a run would otherwise take as an algorithm argument, where it can.
 GRID_WAYS = {
     "distill_lambda": "sweep 'lambda' under sweep: instead",
@@ -254,44 +254,82 @@ class _Reader:
         return BenchSpec(self.path, seeds, methods, students, teachers, envs, sweeps)
 
     def sweeps(self, node: yaml.Node, methods: tuple[str, ...]) -> dict[str, tuple[Setting, ...]]:
-        from sb3_distill.schedules import parse
-
         sweeps = {}
         for method, (method_key, method_node) in self.mapping(node, "sweep").items():
             if method not in methods:
                 raise self.error(method_key, f"sweep of {method!r}, which is not among the spec's methods {list(methods)}.")
-            axes = []
-            for name, (name_key, values_node) in self.mapping(method_node, f"The sweep of {method}").items():
-                if not name.isidentifier():
-                    raise self.error(name_key, f"{name!r} is not an algorithm argument name.")
-                if name == "lambda" and method == "ppo":
-                    raise self.error(name_key, "the ppo baseline has λ = 0 by definition; sweep λ of ppd instead.")
-                where = f"the sweep of {method}"
-                if name not in SWEEP_SETTINGS:
-                    self.argument(method, name, None, name_key, where)
-                values = self.sequence(values_node)
-                if not values:
-                    raise self.error(values_node, f"the sweep of {method} gives no values for {name}.")
-                for value_node, value in values:
-                    if name == "preset" and value is not None and value not in PRESETS:
-                        raise self.error(
-                            value_node,
-                            f"unknown preset {value!r}; expected one of {sorted(PRESETS)}, or null for the tools' defaults.",
-                        )
-                    if name == "lambda":
-                        try:
-                            parse(str(value), teacher_return=1.0)
-                        except ValueError as problem:
-                            raise self.error(value_node, str(problem)) from problem
-                    elif name == "frame_stack":
-                        self.integer(value_node, "frame_stack", 1)
-                    elif name != "preset":
-                        self.argument(method, name, value, value_node, where)
-                if len({repr(value) for _, value in values}) != len(values):
-                    raise self.error(values_node, f"the sweep of {method} repeats a value of {name}.")
-                axes.append([(name, value) for _, value in values])
-            sweeps[method] = tuple(tuple(sorted(point)) for point in itertools.product(*axes))
+            points = (
+                self.sweep_points(method, method_node)
+                if isinstance(method_node, yaml.SequenceNode)
+                else self.sweep_product(method, method_node)
+            )
+            if len(set(points)) != len(points):
+                raise self.error(method_node, f"the sweep of {method} repeats a point.")
+            sweeps[method] = tuple(points)
         return sweeps
+
+    def sweep_axis(self, method: str, name: str, name_key: yaml.Node) -> str:
+        """Check an axis name of ``method``'s sweep; return where its values come from, for messages."""
+        if not name.isidentifier():
+            raise self.error(name_key, f"{name!r} is not an algorithm argument name.")
+        if name == "lambda" and method == "ppo":
+            raise self.error(name_key, "the ppo baseline has λ = 0 by definition; sweep λ of ppd instead.")
+        where = f"the sweep of {method}"
+        if name not in SWEEP_SETTINGS:
+            self.argument(method, name, None, name_key, where)
+        return where
+
+    def sweep_product(self, method: str, node: yaml.Node) -> list[Setting]:
+        """``{axis: [values], ...}``: every combination of the axes' values."""
+        axes = []
+        for name, (name_key, values_node) in self.mapping(node, f"The sweep of {method}").items():
+            where = self.sweep_axis(method, name, name_key)
+            values = self.sequence(values_node)
+            if not values:
+                raise self.error(values_node, f"the sweep of {method} gives no values for {name}.")
+            for value_node, value in values:
+                self.sweep_value(method, name, value, value_node, where)
+            if len({repr(value) for _, value in values}) != len(values):
+                raise self.error(values_node, f"the sweep of {method} repeats a value of {name}.")
+            axes.append([(name, value) for _, value in values])
+        return [tuple(sorted(point)) for point in itertools.product(*axes)]
+
+    def sweep_points(self, method: str, node: yaml.SequenceNode) -> list[Setting]:
+        """``[{}, {axis: value, ...}, ...]``: the listed points only (``{}``: the method's defaults)."""
+        points = []
+        for item in node.value:
+            point = []
+            for name, (name_key, value_node) in self.mapping(item, f"A point of the sweep of {method}").items():
+                where = self.sweep_axis(method, name, name_key)
+                value = self.value(value_node)
+                self.sweep_value(method, name, value, value_node, where)
+                point.append((name, value))
+            points.append(tuple(sorted(point)))
+        if not points:
+            raise self.error(node, f"the sweep of {method} lists no points.")
+        return points
+
+    def sweep_value(self, method: str, name: str, value: Any, node: yaml.Node, where: str) -> None:
+        """Refuse a value of a sweep axis that its setting, or the method's algorithm, does not take."""
+        from sb3_distill.schedules import parse
+
+        if name == "preset":
+            if value is not None and value not in PRESETS:
+                raise self.error(
+                    node, f"unknown preset {value!r}; expected one of {sorted(PRESETS)}, or null for the tools' defaults."
+                )
+        elif name == "lambda":
+            try:
+                parse(str(value), teacher_return=1.0)
+            except ValueError as problem:
+                raise self.error(node, str(problem)) from problem
+        elif name == "frame_stack":
+            self.integer(node, "frame_stack", 1)
+        elif name == "recurrent":
+            if not isinstance(value, bool):
+                raise self.error(node, f"recurrent takes true or false, got {value!r}.")
+        else:
+            self.argument(method, name, value, node, where)
 
     def choices(self, top: dict, name: str, allowed: tuple[str, ...], default: tuple[str, ...]) -> tuple[str, ...]:
         if name not in top:

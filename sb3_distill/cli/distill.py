@@ -86,6 +86,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the student reads its last N observations (VecFrameStack on the student's side; default 1)",
     )
     parser.add_argument(
+        "--recurrent",
+        action="store_true",
+        default=None,
+        help="an LSTM student (sb3-contrib's RecurrentPPO, saved as a RecurrentPPO zip; the contrib extra)",
+    )
+    parser.add_argument(
         "--preset",
         choices=list(PRESETS),
         default=None,
@@ -158,6 +164,7 @@ def config_from_args(args: argparse.Namespace) -> DistillConfig:
         normalize=args.normalize,
         student_observation=args.student_observation,
         frame_stack=args.frame_stack,
+        recurrent=bool(args.recurrent),
         preset=args.preset,
         params=parse_params(args.param),
         eval_episodes=args.eval_episodes,

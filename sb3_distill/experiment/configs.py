@@ -149,6 +149,8 @@ class DistillConfig:
         reads, while the teacher reads all of it (a privileged teacher); ``None``: the student reads what
         the teacher does. The student is evaluated, and saved, on those entries alone
     :param frame_stack: the student reads its last N observations (``VecFrameStack`` on the student's side)
+    :param recurrent: an LSTM student (:mod:`sb3_distill.recurrent`, on sb3-contrib's ``RecurrentPPO``), saved as
+        a ``RecurrentPPO`` zip
     :param preset: start from a named setting of the algorithms (``paper``); ``None``: the tools' defaults
     :param params: algorithm arguments on top of the method's defaults or preset, e.g. ``{"n_epochs": 4}``
     :param eval_episodes: episodes of the final evaluations of teacher and student
@@ -178,6 +180,7 @@ class DistillConfig:
     normalize: bool | None = None
     student_observation: tuple[int, ...] | None = None
     frame_stack: int = 1
+    recurrent: bool = False
     preset: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     eval_episodes: int = 20
@@ -225,11 +228,19 @@ class DistillConfig:
         if self.student_observation is not None:
             put("student_observation", parse_entries(self.student_observation))
         _integer("frame_stack", self.frame_stack, 1)
+        if not isinstance(self.recurrent, bool):
+            raise ConfigError(f"recurrent must be True or False, got {self.recurrent!r}.", "recurrent")
         if self.preset is not None:
             _choice("preset", self.preset, PRESETS)
+            if self.recurrent:
+                raise ConfigError(
+                    f"preset {self.preset!r} is a setting of the feed-forward algorithms; a recurrent student takes "
+                    "its arguments from params.",
+                    "preset",
+                )
         put("params", _params("params", self.params))
         try:
-            METHODS[self.method].check_arguments(self.params)
+            METHODS[self.method].check_arguments(self.params, recurrent=self.recurrent)
         except ValueError as error:
             raise ConfigError(str(error), "params") from None
         check_max_divergence(self.max_divergence)

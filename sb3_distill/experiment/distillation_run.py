@@ -196,13 +196,16 @@ def _new_student(
     env = training_env(config)
     suite = envs.suite_of(env_id)
     method = METHODS[config.method]
+    algorithm = method.student_algorithm(config.recurrent)
     teacher = load_teacher(teacher_path, best=config.best, trust_pickle=config.trust_pickle, temperature=config.temperature)
-    arguments: dict[str, Any] = {"preset": config.preset, **config.algorithm_arguments()}
+    arguments: dict[str, Any] = config.algorithm_arguments()
+    if not config.recurrent:  # the recurrent students take no presets (the config refuses one)
+        arguments["preset"] = config.preset
     # the size preset's network, with the user's policy_kwargs on top
     policy_kwargs = {**student_policy_kwargs(teacher.policy, config.student), **(arguments.pop("policy_kwargs", None) or {})}
     try:
-        student = method.algorithm(
-            suite.policy,
+        student = algorithm(
+            suite.policy.replace("Policy", "LstmPolicy") if config.recurrent else suite.policy,
             env,
             seed=config.seed,
             tensorboard_log=tensorboard_log,
@@ -211,7 +214,7 @@ def _new_student(
             **arguments,
         )
     except (AssertionError, TypeError, ValueError) as error:  # SB3 checks its arguments with assert
-        refusal = f"params: {method.algorithm.__name__} refused its arguments {config.params}: {error}"
+        refusal = f"params: {algorithm.__name__} refused its arguments {config.params}: {error}"
         raise ConfigError(refusal, "params") from error
     lambda_text = str(config.distill_lambda)
     # "ratio" (QDagger) is the one λ that needs the teacher's return

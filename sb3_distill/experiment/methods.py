@@ -55,7 +55,20 @@ class Method:
     def presets(self) -> Mapping[str, Mapping[str, Any]]:
         return presets_of(self.algorithm)
 
-    def check_arguments(self, params: Mapping[str, Any], where: str = "params") -> None:
+    def student_algorithm(self, recurrent: bool = False) -> type[DistillationAlgorithm]:
+        """The class that implements the method: :attr:`algorithm`, or with ``recurrent`` its LSTM student of
+        :mod:`sb3_distill.recurrent` (sb3-contrib's ``RecurrentPPO``; the ``contrib`` extra)."""
+        if not recurrent:
+            return self.algorithm
+        try:
+            from sb3_distill import recurrent as recurrent_students
+        except ModuleNotFoundError as error:
+            raise ImportError(
+                f"A recurrent {self.name} student builds on sb3-contrib's RecurrentPPO: pip install 'sb3-distill[contrib]'."
+            ) from error
+        return getattr(recurrent_students, RECURRENT_STUDENTS[self.name])  # type: ignore[no-any-return]
+
+    def check_arguments(self, params: Mapping[str, Any], where: str = "params", recurrent: bool = False) -> None:
         """Refuse argument names the algorithm does not take (suggesting the closest), arguments that the run
         sets itself, text where the algorithm expects a number (other than an RL Zoo ``lin_<start>``
         schedule for arguments that take schedules), and ``policy_kwargs`` text off the allow-list of
@@ -65,7 +78,8 @@ class Method:
         :param where: where they come from, named first in errors
         :raises ValueError: naming the argument, what was expected and what was received
         """
-        check_algorithm_arguments(self.algorithm, params, where, RUN_ARGUMENTS, f"{self.name} ({self.algorithm.__name__})")
+        algorithm = self.student_algorithm(recurrent)
+        check_algorithm_arguments(algorithm, params, where, RUN_ARGUMENTS, f"{self.name} ({algorithm.__name__})")
 
     def params(self, preset: str | None) -> dict[str, Any]:
         """The algorithm arguments a run starts from: ``preset``'s, without λ and the KL direction (the run
@@ -209,6 +223,17 @@ METHODS: Mapping[str, Method] = MappingProxyType(
         "student-distill": Method("student-distill", StudentDistill, _ONLINE_DEFAULTS),
         "teacher-distill": Method("teacher-distill", TeacherDistill, _ONLINE_DEFAULTS),
         "ppo": Method("ppo", PPD, _PPD_DEFAULTS, distill_lambda=0.0),
+    }
+)
+
+#: The LSTM student of each method, by class name in :mod:`sb3_distill.recurrent` (imported on demand: it needs
+#: sb3-contrib); ``ppo`` is PPD's with λ = 0, as for feed-forward students.
+RECURRENT_STUDENTS: Mapping[str, str] = MappingProxyType(
+    {
+        "ppd": "RecurrentPPD",
+        "student-distill": "RecurrentStudentDistill",
+        "teacher-distill": "RecurrentTeacherDistill",
+        "ppo": "RecurrentPPD",
     }
 )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from typing import Any
 
 from stable_baselines3.common.vec_env import VecEnv
@@ -31,6 +33,8 @@ CHECKPOINT_ADVICE = (
 
 def _algorithms() -> dict[str, type[DistillationAlgorithm]]:
     """The distillation algorithms by class name, as manifests record them (every subclass, user-defined ones too)."""
+    with contextlib.suppress(ImportError):  # the recurrent students, when sb3-contrib is installed
+        import sb3_distill.recurrent  # noqa: F401
     found: dict[str, type[DistillationAlgorithm]] = {}
     pending = list(DistillationAlgorithm.__subclasses__())
     while pending:
