@@ -229,3 +229,8 @@ def test_a_blind_student_with_memory_learns_what_the_full_state_teacher_does():
         )
     assert returns[4] >= 0.7 * teacher_return, returns
     assert returns[1] <= 0.3 * teacher_return, returns
+
+
+def test_a_student_that_would_need_the_privileged_view_when_deployed_is_refused():
+    with pytest.raises(ValueError, match=r"keys \['privileged'\] are what the teacher reads.*ObservationGroups"):
+        PPD("MultiInputPolicy", counting_env(), teacher=privileged_teacher(), n_steps=16, batch_size=32, device="cpu")

@@ -33,6 +33,18 @@ def _observation_layout(space: spaces.Space) -> object:
     return (type(space).__name__, space.shape)
 
 
+def _privileged_keys(teacher: spaces.Space, student: spaces.Space) -> list[str]:
+    """The keys of a ``Dict`` student observation that make up what the teacher reads: one key whose space
+    is the teacher's, or the teacher's own ``Dict`` keys when the student's holds them all."""
+    if not isinstance(student, spaces.Dict):
+        return []
+    layout = _observation_layout(teacher)
+    if isinstance(teacher, spaces.Dict):
+        keys = list(teacher.spaces)
+        return keys if all(key in student.spaces and _observation_layout(student[key]) == layout[key] for key in keys) else []  # type: ignore[index]
+    return [key for key, sub in student.spaces.items() if _observation_layout(sub) == layout][:1]
+
+
 def check_teacher_fits(
     teacher_observation_space: spaces.Space,
     teacher_action_space: spaces.Space,
@@ -62,6 +74,15 @@ def check_teacher_fits(
                 f"{teacher_observation_space}, the environment's TeacherView gives it {student_observation_space}. "
                 "Name the teacher's keys (ObservationGroups) or its info observation (TeacherObservationInInfo) as "
                 "the teacher was trained on them."
+            )
+        keys = _privileged_keys(teacher_observation_space, student_observation_space)
+        if keys:
+            named = repr(keys[0]) if len(keys) == 1 else repr(keys)
+            raise ValueError(
+                f"The student's observation holds the teacher's view (its keys {keys} are what the teacher reads): a "
+                "student trained on it would need that privileged input when deployed. Wrap the environment in "
+                f"ObservationGroups(venv, student_keys=[...], teacher_keys={named}) so that the teacher reads those "
+                "keys and the student only its own."
             )
         raise ValueError(
             "The teacher and the student have different observation shapes: "
