@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-import numpy as np
 import torch as th
 from gymnasium import spaces
 from sb3_contrib import RecurrentPPO
 from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
-from stable_baselines3.common.utils import explained_variance
 
 from sb3_distill.common.distillation_algorithm import DistillLambda, TeacherSource
-from sb3_distill.common.distillation_logs import action_agreement, record_distillation_logs
+from sb3_distill.common.distillation_logs import PPOLosses, action_agreement, record_distillation_logs, record_ppo_logs
 from sb3_distill.common.teacher import TeacherNormalization
 from sb3_distill.common.training_guard import check_update
 from sb3_distill.recurrent.rollouts import RecurrentDistillation, check_recurrent_options
@@ -231,21 +229,12 @@ class RecurrentPPD(RecurrentDistillation, RecurrentPPO):
             if not continue_training:
                 break
 
-        explained_var = explained_variance(self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten())
-
-        self.logger.record("train/entropy_loss", th.stack(entropy_losses).mean().item())
-        self.logger.record("train/policy_gradient_loss", th.stack(pg_losses).mean().item())
-        self.logger.record("train/value_loss", th.stack(value_losses).mean().item())
-        self.logger.record("train/approx_kl", np.mean(approx_kl_divs))
-        self.logger.record("train/clip_fraction", th.stack(clip_fractions).mean().item())
-        self.logger.record("train/loss", loss.item())
-        self.logger.record("train/explained_variance", explained_var)
-        if hasattr(self.policy, "log_std"):
-            self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
-        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
-        self.logger.record("train/clip_range", clip_range)
-        if self.clip_range_vf is not None:
-            self.logger.record("train/clip_range_vf", clip_range_vf)
+        record_ppo_logs(
+            self,
+            PPOLosses(entropy_losses, pg_losses, value_losses, approx_kl_divs, clip_fractions, loss),
+            clip_range,
+            clip_range_vf if self.clip_range_vf is not None else None,
+        )
         record_distillation_logs(self.logger, lambda_, distillation_losses, teacher_kls, agreements)
 
     def learn(
