@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import os
 
+# The suite runs in parallel (pytest-xdist, one worker per core), so every worker and every process a test
+# starts keeps to one torch thread: two workers with two threads each would contend for two cores, and the
+# learning tests' thresholds were measured with one thread.
+os.environ["OMP_NUM_THREADS"] = "1"
+
 import numpy as np
 import pytest
 import torch as th
@@ -12,6 +17,8 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.envs import IdentityEnv, IdentityEnvBox, IdentityEnvMultiBinary, IdentityEnvMultiDiscrete
 
 from sb3_distill import PPD, StudentDistill, TeacherDistill
+
+th.set_num_threads(1)
 
 ALGORITHMS = [PPD, StudentDistill, TeacherDistill]
 

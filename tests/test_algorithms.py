@@ -78,6 +78,9 @@ def visited_observations(env, steps: int = 16) -> dict[str, np.ndarray]:
 def test_dict_observations(identity_teachers):
     from stable_baselines3.common.envs import SimpleMultiObsEnv
 
+    # SimpleMultiObsEnv draws its states' images and vectors from NumPy's global generator, which the tests run
+    # before this one (on the same xdist worker) leave in another state each time; seeded, the env is the same.
+    np.random.seed(0)
     env = make_vec_env(lambda: SimpleMultiObsEnv(random_start=False), n_envs=2, seed=0)
     teacher = PPO("MultiInputPolicy", env, n_steps=32, batch_size=32, seed=0)
     teacher.learn(256)
@@ -87,7 +90,8 @@ def test_dict_observations(identity_teachers):
         observations = visited_observations(student.get_env())  # as the student sees them (images channel-first)
         before = mean_teacher_kl(student, observations)
         student.learn(1024)
-        assert mean_teacher_kl(student, observations) < before
+        # measured with seeds 0-3: PPD keeps at most 0.21 of the KL it started with, the baselines under 0.01
+        assert mean_teacher_kl(student, observations) < 0.5 * before
 
 
 def _logged(model, steps: int) -> dict[str, float]:

@@ -183,6 +183,7 @@ def test_spec_errors_stop_before_anything_runs(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.xdist_group("ray")  # one Ray cluster at a time on this machine
 def test_ray_backend_writes_the_same_layout(tmp_path, capsys):
     """A local Ray cluster, started by the test (2 CPUs); a teacher-free spec part keeps it short."""
     ray = pytest.importorskip("ray")

@@ -66,6 +66,7 @@ def _lock_holder(run: str) -> int | None:
         return None
 
 
+@pytest.mark.xdist_group("ray")  # one Ray cluster at a time on this machine
 @pytest.mark.timeout(420)
 def test_grid_survives_losing_a_node(tmp_path):
     # A local test cluster: no token (a ~/.ray/auth_token left by another tool would make the two nodes disagree).
