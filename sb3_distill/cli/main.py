@@ -7,7 +7,7 @@ import shlex
 import sys
 
 from sb3_distill import __version__
-from sb3_distill.cli import bench, corrupt, distill, info, report, train_teacher
+from sb3_distill.cli import bench, corrupt, distill, export, info, report, train_teacher
 from sb3_distill.runs import RunInterrupted
 
 COMMANDS = {
@@ -16,6 +16,10 @@ COMMANDS = {
     "corrupt": (corrupt, "write a copy of a teacher with N(0, sigma^2) noise on every parameter"),
     "bench": (bench, "run a benchmark grid from a YAML spec, locally or on a Ray cluster"),
     "report": (report, "write report.md and PNG figures in the paper's format for a grid's output folder"),
+    "export": (
+        export,
+        "export a trained agent to ONNX or TorchScript, with its normalisation inside, checked against predict",
+    ),
     "info": (info, "an environment's suite, the paper's teacher network for it and the student sizes' parameter counts"),
 }
 

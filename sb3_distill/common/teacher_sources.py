@@ -79,7 +79,7 @@ def load_teacher(
         teacher = make_teacher(source, normalizer, None, temperature)
     elif isinstance(source, (str, os.PathLike)):
         zip_path, stats_path, label = resolve_file_source(os.fspath(source), best)
-        policy = _policy_from_zip(zip_path, device, trust_pickle)
+        policy = policy_from_zip(zip_path, device, trust_pickle)
         if normalizer is None:
             normalizer = (
                 ObservationNormalizer.load(stats_path, trust_pickle) if stats_path else ObservationNormalizer.identity()
@@ -236,7 +236,7 @@ def _constant_zero(_: float) -> float:
     return 0.0
 
 
-def _policy_from_zip(path: str, device: th.device, trust_pickle: bool) -> BasePolicy:
+def policy_from_zip(path: str, device: th.device | str, trust_pickle: bool) -> BasePolicy:
     """Rebuild only the policy of an SB3 zip, whatever algorithm saved it."""
     data, state_dict = read_model_zip(path, device, trust_pickle)
     policy_class = data["policy_class"]
