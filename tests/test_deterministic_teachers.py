@@ -163,7 +163,17 @@ def test_teacher_acts_in_environment_units(algorithm):
     actions = buffer.actions.reshape(-1, 1)
     labels = buffer.teacher_params.reshape(-1, 1)
     assert np.abs(actions).max() <= 2.0
-    if algorithm is TD3:  # deterministic: the action taken is the label, in environment units
-        assert np.allclose(actions, 2.0 * labels, atol=1e-5)
+    if algorithm is TD3:  # exploration noise N(0, 0.1²) on the label, in [-1, 1] units, clipped to the bounds
+        noise = (actions / 2.0 - labels)[np.abs(labels + (actions / 2.0 - labels)) < 0.999]  # not clipped
+        assert len(noise) > 24 and 0.06 < noise.std() < 0.14 and abs(noise.mean()) < 0.05  # 32 draws of σ = 0.1
     else:  # SAC samples around its deterministic action
         assert np.abs(actions).max() > 1.0 or not np.allclose(actions, 2.0 * labels, atol=1e-3)
+
+
+def test_a_td3_teacher_without_action_noise_acts_with_its_label():
+    student = TeacherDistill("MlpPolicy", make_vec_env("Pendulum-v1", n_envs=2, seed=0), n_steps=16, seed=0)
+    student.set_teacher(untrained(TD3))
+    student.teacher.action_noise = 0.0
+    student.learn(32)
+    buffer = student.rollout_buffer
+    assert np.allclose(buffer.actions.reshape(-1, 1), 2.0 * buffer.teacher_params.reshape(-1, 1), atol=1e-5)

@@ -101,6 +101,11 @@ def find_deployable(source: str, env: str | None = None, best: bool = False) -> 
             f"{source!r} is a run folder without results.json: the run has not finished. Finish it with "
             f"sb3-distill distill --resume {source}, or pass one of its checkpoints' zips."
         )
+    if not os.path.exists(source) and not os.path.isfile(source + ".zip"):
+        raise FileNotFoundError(
+            f"Nothing to deploy at {source!r}: expected a distill run folder (student.zip, results.json), a "
+            "train-teacher folder, an RL Zoo run folder (logs/<algo>/<Env>_<id>/) or an SB3 .zip."
+        )
     zip_path, stats, _ = resolve_file_source(source, best)
     recorded = teacher_env_id(source)
     if env is not None and recorded is not None and env != recorded:

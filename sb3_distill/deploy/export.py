@@ -15,14 +15,14 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.vec_env import VecEnv, VecFrameStack, VecNormalize, unwrap_vec_normalize
+from stable_baselines3.common.vec_env import VecEnv, VecFrameStack, VecNormalize, VecTransposeImage, unwrap_vec_normalize
 from stable_baselines3.common.vec_env.stacked_observations import StackedObservations
 
 from sb3_distill.common.atomic_files import atomic_path, write_json_atomically
@@ -145,7 +145,7 @@ def export(
         _require_onnx()
     if isinstance(source, BaseAlgorithm):
         policy, venv, label, env_id = _in_memory(source, env)
-        frame_stack = venv.n_stack if isinstance(venv, VecFrameStack) else 1
+        frame_stack = venv.stacked_obs.n_stack if isinstance(venv, VecFrameStack) else 1
     else:
         if env is not None and not isinstance(env, str):
             raise TypeError(f"For a file, env is an environment id; got a {type(env).__name__} (pass a model with it).")
@@ -207,6 +207,8 @@ def _in_memory(model: BaseAlgorithm, env: str | VecEnv | None) -> tuple[BasePoli
     venv = env if env is not None else model.get_env()
     if venv is None:
         raise ValueError("The model has no environment: pass env=VecEnv, wrapped as it was in training.")
+    if isinstance(venv, VecTransposeImage):  # SB3's own wrapper: the graph reads the environment's channel-last images
+        venv = venv.venv
     spec = getattr(venv.unwrapped, "envs", [None])[0]
     env_id = getattr(getattr(spec, "spec", None), "id", None) or type(venv.unwrapped).__name__
     model.policy.set_training_mode(False)
@@ -283,11 +285,11 @@ def _collect(
     """Run the agent deterministically for ``n`` steps; keep each raw observation, predict's action and (recurrent)
     the state and episode start it acted with."""
     raw_stack = (
-        StackedObservations(venv.num_envs, frame_stack, vec_normalize.venv.observation_space)
+        StackedObservations(venv.num_envs, frame_stack, cast(Any, vec_normalize.venv.observation_space))
         if (vec_normalize is not None and frame_stack > 1)
         else None
     )  # type: ignore[arg-type]
-    observation = venv.reset()
+    observation: Any = venv.reset()
     raw = _raw(observation, vec_normalize, raw_stack, None)
     state: Any = None
     episode_start = np.ones(venv.num_envs, dtype=bool)
@@ -297,7 +299,7 @@ def _collect(
     states_h: list[np.ndarray] = []
     states_c: list[np.ndarray] = []
     starts: list[np.ndarray] = []
-    for _ in range(n):
+    for _ in range(-(-n // venv.num_envs)):  # every environment gives one observation a step
         if recurrent:
             h, c = state if state is not None else _zero_state(policy, venv.num_envs)
             states_h.append(h)
@@ -310,15 +312,19 @@ def _collect(
         observation, _, dones, _ = venv.step(action)
         raw = _raw(observation, vec_normalize, raw_stack, dones)
         episode_start = dones
-    inputs = _stack_observations(raws)
-    if recurrent:
-        inputs += [np.concatenate(states_h, axis=1), np.concatenate(states_c, axis=1), np.concatenate(starts)]
+    inputs = [x[:n] for x in _stack_observations(raws)]
+    if recurrent:  # states are [layers, batch, hidden]
+        inputs += [
+            np.concatenate(states_h, axis=1)[:, :n],
+            np.concatenate(states_c, axis=1)[:, :n],
+            np.concatenate(starts)[:n],
+        ]
     keys = list(seen[0]) if isinstance(seen[0], dict) else None
-    return _Batch(inputs, np.concatenate(actions), _stack_observations(seen), keys)
+    return _Batch(inputs, np.concatenate(actions)[:n], [x[:n] for x in _stack_observations(seen)], keys)
 
 
 def _zero_state(policy: BasePolicy, n_envs: int) -> tuple[np.ndarray, np.ndarray]:
-    lstm = policy.lstm_actor  # type: ignore[attr-defined]
+    lstm: Any = policy.lstm_actor
     zeros = np.zeros((lstm.num_layers, n_envs, lstm.hidden_size), dtype=np.float32)
     return zeros, zeros.copy()
 

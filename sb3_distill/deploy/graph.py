@@ -9,6 +9,7 @@ in torch, so an exported graph needs nothing of SB3 or of the environment's wrap
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch as th
@@ -40,6 +41,9 @@ class _ObservationInput(nn.Module):
     """One observation entry: frozen statistics (float64, as ``VecNormalize``), then the channel-last to
     channel-first transposition ``VecTransposeImage`` makes."""
 
+    mean: th.Tensor
+    scale: th.Tensor
+
     def __init__(
         self,
         env_space: spaces.Space,
@@ -53,8 +57,14 @@ class _ObservationInput(nn.Module):
         self.normalized = stats is not None
         if stats is not None:
             mean, var = stats
-            if frame_stack > 1:  # VecFrameStack stacks on the last axis, after the statistics were applied per frame
-                mean, var = np.tile(mean, frame_stack), np.tile(var, frame_stack)
+            if frame_stack > 1:
+                # VecFrameStack pads a new episode's stack with zeros after the statistics: raw frames stacked with
+                # zeros normalise to something else, so a graph reading a raw stack cannot reproduce predict there
+                raise NotExportable(
+                    f"A student reading {frame_stack} stacked frames behind VecNormalize cannot be exported yet: "
+                    "VecFrameStack pads each new episode with zeros after normalisation, which a graph reading raw "
+                    "stacked frames cannot reproduce. Students without statistics, or without a stack, export."
+                )
             if mean.shape != env_space.shape:
                 raise NotExportable(
                     f"The saved statistics have shape {mean.shape}, the observation {env_space.shape}: "
@@ -98,6 +108,9 @@ class DeployedPolicy(nn.Module):
     :param frame_stack: the environment's observation is the last N frames (the statistics are per frame)
     """
 
+    low: th.Tensor
+    high: th.Tensor
+
     def __init__(
         self, policy: BasePolicy, env_space: spaces.Space, vec_normalize: VecNormalize | None = None, frame_stack: int = 1
     ):
@@ -106,7 +119,7 @@ class DeployedPolicy(nn.Module):
         self.features_extractor = _pi_extractor(policy)
         self.observation_space = policy.observation_space
         self.normalize_images = bool(getattr(policy, "normalize_images", True))
-        self.lstm = policy.lstm_actor if is_recurrent(policy) else None  # type: ignore[attr-defined]
+        self.lstm: nn.LSTM | None = getattr(policy, "lstm_actor", None)
         self.recurrent = is_recurrent(policy)
         policy_space = policy.observation_space
         self.keys: list[str] | None = None
@@ -153,6 +166,7 @@ class DeployedPolicy(nn.Module):
         if self.recurrent:
             state_h, state_c, episode_start = inputs[n], inputs[n + 1], inputs[n + 2]
             keep = (1.0 - episode_start.float()).view(1, -1, 1)  # a new episode starts from a zero state
+            assert self.lstm is not None
             latent, (state_h, state_c) = self.lstm(features.unsqueeze(0), (keep * state_h, keep * state_c))
             action = self._action(self.head(latent.squeeze(0)))
             return action, state_h, state_c
@@ -169,9 +183,9 @@ class DeployedPolicy(nn.Module):
 def _stats(vec_normalize: VecNormalize | None, key: str | None) -> tuple[np.ndarray, np.ndarray] | None:
     if vec_normalize is None or not vec_normalize.norm_obs:
         return None
-    rms = vec_normalize.obs_rms
+    rms: Any = vec_normalize.obs_rms
     if key is None:
-        return np.asarray(rms.mean), np.asarray(rms.var)  # type: ignore[union-attr]
+        return np.asarray(rms.mean), np.asarray(rms.var)
     if key not in (vec_normalize.norm_obs_keys or []):
         return None
     return np.asarray(rms[key].mean), np.asarray(rms[key].var)  # type: ignore[index]
@@ -181,7 +195,7 @@ def _clip(vec_normalize: VecNormalize | None) -> tuple[float, float]:
     return (float(vec_normalize.clip_obs), float(vec_normalize.epsilon)) if vec_normalize is not None else (np.inf, 0.0)
 
 
-def _pi_extractor(policy: BasePolicy) -> nn.Module:
+def _pi_extractor(policy: Any) -> nn.Module:
     if hasattr(policy, "pi_features_extractor"):
         return policy.pi_features_extractor
     actor = getattr(policy, "actor", None)
@@ -220,14 +234,14 @@ class _ActorLatent(nn.Module):
 
     def __init__(self, mlp_extractor: nn.Module):
         super().__init__()
-        self.net = mlp_extractor.policy_net if isinstance(mlp_extractor, MlpExtractor) else mlp_extractor
+        self.net: Any = mlp_extractor.policy_net if isinstance(mlp_extractor, MlpExtractor) else mlp_extractor
         self.whole = not isinstance(mlp_extractor, MlpExtractor)
 
     def forward(self, features: th.Tensor) -> th.Tensor:
         return self.net.forward_actor(features) if self.whole else self.net(features)
 
 
-def _head(policy: BasePolicy) -> _Mode:
+def _head(policy: Any) -> _Mode:
     if isinstance(policy, ActorCriticPolicy) or is_recurrent(policy):
         distribution = policy.action_dist  # type: ignore[attr-defined]
         latent = _ActorLatent(policy.mlp_extractor)  # type: ignore[attr-defined]
@@ -263,7 +277,7 @@ def _head(policy: BasePolicy) -> _Mode:
 
 
 class _Quantiles(nn.Module):
-    def __init__(self, quantile_net: nn.Module):
+    def __init__(self, quantile_net: Any):
         super().__init__()
         self.net, self.n_quantiles, self.n_actions = (
             quantile_net.quantile_net,
@@ -275,7 +289,7 @@ class _Quantiles(nn.Module):
         return self.net(features).view(-1, self.n_quantiles, self.n_actions)
 
 
-def example_inputs(module: DeployedPolicy, env_space: spaces.Space, batch: int = 2) -> tuple[th.Tensor, ...]:
+def example_inputs(module: DeployedPolicy, env_space: Any, batch: int = 2) -> tuple[th.Tensor, ...]:
     """Inputs of the right shapes and dtypes, to trace the graph with."""
     spaces_in = [env_space[key] for key in module.keys] if module.keys is not None else [env_space]
     inputs = [th.as_tensor(np.stack([space.sample() for _ in range(batch)])) for space in spaces_in]

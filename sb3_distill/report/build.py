@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from sb3_distill.report.frontier import LATENCY_FILE, frontier_name, frontier_points, frontier_table, latencies, plot_frontier
 from sb3_distill.report.curves import checkpoint_table, figure_name, plot_curves, steps_table
 from sb3_distill.report.imperfect import imperfect_runs, imperfect_variants, original_scores, table_2
 from sb3_distill.report.random_scores import random_scores, random_scores_text, with_random_scores
@@ -127,6 +128,7 @@ def build_report(out: str, reps: int = DEFAULT_REPS, at: list[int] | None = None
             steps_table(runs, variant),
             "",
         ]
+    sections += _frontier_sections(out, runs, figures)
     sections += [
         "## Throughput (environment steps per second of training, every teacher variant)",
         "",
@@ -137,3 +139,31 @@ def build_report(out: str, reps: int = DEFAULT_REPS, at: list[int] | None = None
     with open(path, "w") as file:
         file.write("\n".join(sections))
     return path
+
+
+def _frontier_sections(out: str, runs: list, figures: str) -> list[str]:
+    """Per environment: return against parameters and batch-1 latency, each size and method and the teacher."""
+    record = latencies(out, runs)
+    settings = record.get("settings")
+    sections = [
+        "## Size, latency and return (original teachers)",
+        "",
+        "Per environment, one row per network and method: the policy's parameters, the median latency of one "
+        "deterministic action for one observation (the exported ONNX graph through onnxruntime, and SB3's "
+        "`predict`), and the mean evaluation return over seeds (n). Latency depends on the network only: it is "
+        f"measured once per network on an untrained copy of the runs' architecture and kept in `{LATENCY_FILE}`"
+        + (
+            f" (measured {settings['measured']}: {settings['machine']}, {settings['cpus']} CPUs, 1 thread, "
+            f"{settings['repeats']} calls, torch {settings['torch']}, onnxruntime {settings['onnxruntime']})."
+            if settings
+            else "; nothing is measured without onnxruntime (pip install 'sb3-distill[export]')."
+        ),
+        "",
+    ]
+    for env in sorted({run.env for run in runs}):
+        points = frontier_points(runs, record, env)
+        sections += [f"### {env}", "", frontier_table(points), ""]
+        name = frontier_name(env)
+        if plot_frontier(points, env, os.path.join(figures, name)):
+            sections += [f"![{env}: return against latency and parameters](figures/{name})", ""]
+    return sections

@@ -1,0 +1,261 @@
+"""The size-return frontier: per environment, each student size and method, and the teacher, as return against
+parameters and inference latency, the picture a user needs to choose a student.
+
+Latency depends on the network, not on its weights, so it is measured once per environment and network (the
+teacher's and each student size's), on networks of the recorded architecture, and cached in ``OUT/latency.json``
+like the random policy's scores: a report rebuilt from committed records reads it and measures nothing. Each
+network is rebuilt from the run's teacher (its zip, else its ``config.json``) and the student size, and is used
+only if its parameter count equals the one the runs recorded.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import tempfile
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3 import PPO
+from stable_baselines3.common.policies import BasePolicy
+
+from sb3_distill.common.atomic_files import read_json_record, write_json_atomically
+from sb3_distill.report.tables import METHOD_ORDER, ORIGINAL, SIZE_ORDER, Run, _ordered
+
+LATENCY_FILE = "latency.json"
+TEACHER = "teacher"
+#: Timed calls per network, after 20 untimed ones; one thread, batch of one observation.
+REPEATS = 500
+
+
+def latencies(out: str, runs: list[Run]) -> dict[str, Any]:
+    """``OUT/latency.json``: per environment, the teacher's and each student size's parameters and batch-1 latency
+    (ONNX through onnxruntime, and SB3's ``predict``), measuring what it lacks and writing it back.
+
+    Without onnxruntime nothing is measured (the report says so).
+    """
+    path = os.path.join(out, LATENCY_FILE)
+    record: dict[str, Any] = read_json_record(path) if os.path.isfile(path) else {}
+    networks = record.setdefault("networks", {})
+    wanted = sorted({(run.env, run.student) for run in _frontier_runs(runs)})
+    missing = [
+        (env, size) for env, size in wanted if size not in networks.get(env, {}) or TEACHER not in networks.get(env, {})
+    ]
+    if not missing or not _onnxruntime():
+        return record
+    for env, size in missing:
+        measured = networks.setdefault(env, {})
+        example = next(r for r in _frontier_runs(runs) if r.env == env and r.student == size)
+        teacher = _teacher_policy(out, example)
+        if TEACHER not in measured:
+            measured[TEACHER] = _measure(teacher[0], env, teacher[1], _recorded(example, "teacher_policy_parameters"))
+        if size not in measured:
+            student = _student_policy(teacher[0], size, env, example) if teacher[0] is not None else (None, teacher[1])
+            measured[size] = _measure(student[0], env, student[1], _recorded(example, "student_policy_parameters"))
+    record["settings"] = {
+        "threads": 1,
+        "batch": 1,
+        "repeats": REPEATS,
+        "machine": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "torch": th.__version__,
+        "onnxruntime": _onnxruntime(),
+        "measured": datetime.date.today().isoformat(),
+    }
+    write_json_atomically(path, record)
+    return record
+
+
+def _onnxruntime() -> str | None:
+    try:
+        import onnxruntime
+
+        return str(onnxruntime.__version__)
+    except ImportError:
+        return None
+
+
+def _frontier_runs(runs: list[Run]) -> list[Run]:
+    return [run for run in runs if run.variant == ORIGINAL or run.baseline]
+
+
+def _recorded(run: Run, key: str) -> int | None:
+    try:
+        with open(os.path.join(run.folder, "results.json")) as file:
+            value = json.load(file).get(key)
+    except (OSError, ValueError):
+        return None
+    return int(value) if isinstance(value, int) else None
+
+
+def _env(env_id: str) -> Any:
+    from sb3_distill import envs
+
+    return envs.make(env_id, 1, seed=0, normalize=False, training=False)
+
+
+def _teacher_policy(out: str, run: Run) -> tuple[BasePolicy | None, str]:
+    """The run's teacher network (weights do not matter): its zip where it still lies, else rebuilt from its
+    ``config.json`` in the grid's ``teachers/`` folder."""
+    from sb3_distill.common.teacher_sources import policy_from_zip
+
+    try:
+        with open(os.path.join(run.folder, "results.json")) as file:
+            source = json.load(file).get("teacher")
+    except (OSError, ValueError):
+        source = None
+    if isinstance(source, str) and os.path.isfile(source):
+        return policy_from_zip(source, "cpu", trust_pickle=False), "the teacher's zip"
+    config = os.path.join(out, "teachers", run.env.replace("/", "-"), f"s{run.seed}-{ORIGINAL}", "config.json")
+    if not os.path.isfile(config):
+        return None, f"no teacher zip or config.json ({os.path.relpath(config, out)})"
+    with open(config) as file:
+        record = json.load(file)
+    try:
+        model = PPO(record.get("policy", "MlpPolicy"), _env(run.env), policy_kwargs=record.get("policy_kwargs"), device="cpu")
+    except (TypeError, ValueError, KeyError) as error:
+        return None, f"the teacher's config.json does not rebuild it ({error})"
+    return model.policy, "rebuilt from the teacher's config.json"
+
+
+def _student_policy(teacher: BasePolicy, size: str, env_id: str, run: Run) -> tuple[BasePolicy | None, str]:
+    from sb3_distill.student_sizes import student_policy_kwargs
+
+    if size not in SIZE_ORDER:
+        return None, f"unknown size {size!r}"
+    env = _env(env_id)
+    policy = "MultiInputPolicy" if isinstance(env.observation_space, spaces.Dict) else "MlpPolicy"
+    model = PPO(policy, env, policy_kwargs=student_policy_kwargs(teacher, size), device="cpu")
+    return model.policy, f"the {size} student of that teacher"
+
+
+def _measure(policy: BasePolicy | None, env_id: str, how: str, recorded: int | None) -> dict[str, Any]:
+    """Parameters and batch-1 latency of ``policy``; nothing but the reason where it could not be rebuilt, or its
+    size differs from the recorded one (then it is not the network the runs had)."""
+    from sb3_distill.deploy.export import _runner, _time, _write
+    from sb3_distill.deploy.graph import DeployedPolicy
+    from sb3_distill.student_sizes import policy_parameter_count
+
+    if policy is None:
+        return {"measured": False, "why": how}
+    count = policy_parameter_count(policy)
+    if recorded is not None and count != recorded:
+        return {"measured": False, "why": f"rebuilt network has {count:,} parameters, the runs recorded {recorded:,}"}
+    policy.set_training_mode(False)
+    space = _env(env_id).observation_space
+    module = DeployedPolicy(policy, space).eval()
+    observation = np.stack([space.sample()])
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "network.onnx")
+        _write(module, space, path, "onnx")
+        run, _ = _runner(path, "onnx", module, threads=1)
+        previous = th.get_num_threads()
+        th.set_num_threads(1)
+        try:
+            onnx = _time(lambda: run([observation]), REPEATS)
+            predict = _time(lambda: policy.predict(observation, deterministic=True), REPEATS)
+        finally:
+            th.set_num_threads(previous)
+    return {"measured": True, "parameters": count, "network": how, "onnx_ms": onnx, "predict_ms": predict}
+
+
+def frontier_points(runs: list[Run], record: dict[str, Any], env: str) -> list[dict[str, Any]]:
+    """One point per (method, size) of the original teachers' runs on ``env``, and the teacher's."""
+    chosen = [run for run in _frontier_runs(runs) if run.env == env]
+    networks = record.get("networks", {}).get(env, {})
+    groups: dict[tuple[str, str], list[Run]] = defaultdict(list)
+    for run in chosen:
+        groups[(run.method, run.student)].append(run)
+    teachers = [run for run in chosen if not run.baseline]
+    points = []
+    if teachers:
+        by_seed = {run.seed: run.teacher_return for run in teachers}
+        points.append(_point("teacher", TEACHER, list(by_seed.values()), networks.get(TEACHER)))
+    for method in _ordered({m for m, _ in groups}, METHOD_ORDER):
+        for size in _ordered({s for m, s in groups if m == method}, SIZE_ORDER):
+            returns = [run.student_return for run in groups[(method, size)]]
+            points.append(_point(method, size, returns, networks.get(size)))
+    return points
+
+
+def _point(method: str, size: str, returns: list[float], network: dict[str, Any] | None) -> dict[str, Any]:
+    measured = network is not None and network.get("measured")
+    return {
+        "method": method,
+        "size": size,
+        "mean_return": float(np.mean(returns)),
+        "n": len(returns),
+        "parameters": network["parameters"] if measured else None,  # type: ignore[index]
+        "onnx_ms": network["onnx_ms"]["median"] if measured else None,  # type: ignore[index]
+        "predict_ms": network["predict_ms"]["median"] if measured else None,  # type: ignore[index]
+        "why": None if measured else (network or {}).get("why", "not measured (onnxruntime missing)"),
+    }
+
+
+def frontier_table(points: list[dict[str, Any]]) -> str:
+    rows = [
+        "| network | method | parameters | ONNX latency, ms | SB3 predict, ms | mean return (n) |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for p in points:
+        cells = (
+            [f"{p['parameters']:,}", f"{p['onnx_ms']:.3f}", f"{p['predict_ms']:.3f}"]
+            if p["parameters"] is not None
+            else [f"n/a ({p['why']})", "n/a", "n/a"]
+        )
+        rows.append(f"| {p['size']} | {p['method']} | {' | '.join(cells)} | {p['mean_return']:.1f} ({p['n']}) |")
+    return "\n".join(rows)
+
+
+def plot_frontier(points: list[dict[str, Any]], env: str, path: str) -> bool:
+    """Return against ONNX latency and against parameters; ``False`` (nothing drawn) where nothing was measured."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    drawn = [p for p in points if p["parameters"] is not None]
+    if not drawn:
+        return False
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    markers = {"teacher": "*", "teacher-distill": "v", "student-distill": "s", "ppd": "o", "ppo": "x"}
+    for axis, key, label in (
+        (axes[0], "onnx_ms", "ONNX latency, batch 1, ms (onnxruntime, 1 thread)"),
+        (axes[1], "parameters", "parameters"),
+    ):
+        for method in dict.fromkeys(p["method"] for p in drawn):
+            mine = [p for p in drawn if p["method"] == method]
+            axis.scatter(
+                [p[key] for p in mine],
+                [p["mean_return"] for p in mine],
+                marker=markers.get(method, "o"),
+                s=80 if method == "teacher" else 40,
+                label=method,
+            )
+            for p in mine:
+                axis.annotate(
+                    p["size"] if method != "teacher" else "",
+                    (p[key], p["mean_return"]),
+                    textcoords="offset points",
+                    xytext=(4, 4),
+                    fontsize=7,
+                )
+        axis.set_xlabel(label)
+        axis.set_xscale("log")
+        axis.grid(alpha=0.3)
+    axes[0].set_ylabel("mean evaluation return")
+    axes[1].legend(fontsize=8)
+    figure.suptitle(f"{env}: return against latency and size (original teachers)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return True
+
+
+def frontier_name(env: str) -> str:
+    return f"frontier-{env.replace('/', '-')}.png"

@@ -1,0 +1,73 @@
+"""The frontier section of reports: parameters and latency per network, measured once and read back from
+``latency.json``, on the committed td3-raw grid's records (its teacher is the test suite's TD3 zip)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+
+from sb3_distill.report.build import build_report
+from sb3_distill.report.frontier import LATENCY_FILE
+
+pytest.importorskip("onnxruntime")
+
+ROOT = os.path.join(os.path.dirname(__file__), "..")
+GRID = os.path.join(ROOT, "docs", "results", "td3-raw")
+TEACHER = os.path.abspath(os.path.join(ROOT, "tests", "teachers", "td3-Pendulum-v1.zip"))
+
+
+@pytest.fixture
+def grid(tmp_path):
+    """A copy of the grid's records without its latency file, its runs pointing at this checkout's teacher."""
+    out = tmp_path / "grid"
+    shutil.copytree(GRID, out, ignore=shutil.ignore_patterns(LATENCY_FILE, "figures", "report.md"))
+    for folder, _, files in os.walk(out / "runs"):
+        if "results.json" in files:
+            path = os.path.join(folder, "results.json")
+            record = json.loads(open(path).read())
+            record["teacher"] = TEACHER
+            with open(path, "w") as file:
+                json.dump(record, file)
+    return str(out)
+
+
+def _rows(report: str) -> dict[tuple[str, str], list[str]]:
+    section = report.split("## Size, latency and return")[1].split("\n## ")[0]
+    rows = [line.strip("|").split("|") for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    return {(cells[0].strip(), cells[1].strip()): [c.strip() for c in cells] for cells in rows[1:]}
+
+
+def test_the_report_tabulates_and_plots_each_network_and_keeps_its_latency(grid):
+    report = open(build_report(grid, reps=1000)).read()
+    rows = _rows(report)
+    assert rows[("teacher", "teacher")][2] == "4,481"  # the TD3 teacher's actor, as the runs recorded it
+    for method in ("teacher-distill", "student-distill", "ppd", "ppo"):
+        assert rows[("larger", method)][2] == "13,449"
+        assert float(rows[("larger", method)][3]) > 0 and float(rows[("larger", method)][4]) > 0
+    assert os.path.isfile(os.path.join(grid, "figures", "frontier-Pendulum-v1.png"))
+    # the mean return is the mean of the runs' own records
+    done = [
+        json.loads(open(os.path.join(grid, "runs", "Pendulum-v1", "original", f"ppd-larger-s{s}", "done.json")).read())
+        for s in range(3)
+    ]
+    assert rows[("larger", "ppd")][5] == f"{sum(d['student_mean_return'] for d in done) / 3:.1f} (3)"
+    # rebuilt, the report reads the latencies back instead of measuring them again
+    before = open(os.path.join(grid, LATENCY_FILE)).read()
+    assert _rows(open(build_report(grid, reps=1000)).read()) == rows
+    assert open(os.path.join(grid, LATENCY_FILE)).read() == before
+
+
+def test_a_network_that_does_not_rebuild_to_the_recorded_size_is_not_measured(grid):
+    for folder, _, files in os.walk(os.path.join(grid, "runs")):
+        if "results.json" in files:
+            path = os.path.join(folder, "results.json")
+            record = json.loads(open(path).read())
+            record["student_policy_parameters"] = 99
+            with open(path, "w") as file:
+                json.dump(record, file)
+    rows = _rows(open(build_report(grid, reps=1000)).read())
+    assert "the runs recorded 99" in rows[("larger", "ppd")][2]
+    assert rows[("teacher", "teacher")][2] == "4,481"
