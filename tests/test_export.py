@@ -7,6 +7,7 @@ the agent), besides the check ``export`` makes before it keeps the file.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 
@@ -27,7 +28,7 @@ from stable_baselines3.common.envs import (
 from stable_baselines3.common.vec_env import VecFrameStack, VecNormalize
 
 from sb3_distill.cli.main import main
-from sb3_distill.deploy import NotExportable, ParityError, export
+from sb3_distill.deploy import ParityError, export
 from sb3_distill.experiment import DistillConfig, distill
 
 pytest.importorskip("onnxruntime")
@@ -170,16 +171,52 @@ def test_vecnormalize_statistics_are_inside(format, tmp_path):
     assert np.abs(wrong - expected).max() > 0.01
 
 
-def test_a_frame_stack_exports_raw_and_is_refused_behind_statistics(tmp_path):
-    venv = VecFrameStack(make_vec_env("Pendulum-v1", n_envs=2, seed=0), 3)
+@pytest.mark.parametrize("format", FORMATS)
+@pytest.mark.parametrize("normalized", [False, True], ids=["raw", "vecnormalize"])
+def test_a_frame_stack_is_a_state_like_an_lstms(normalized, format, tmp_path):
+    """The graph reads one raw frame and the stack of the previous step, and returns the new stack: VecFrameStack
+    pads a new episode with zeros after the statistics, which a graph reading raw stacked frames could not do."""
+    inner = make_vec_env("Pendulum-v1", n_envs=2, seed=0)
+    vec_normalize = VecNormalize(inner, norm_reward=False) if normalized else None
+    venv = VecFrameStack(vec_normalize if vec_normalize is not None else inner, 3)
     model = PPO("MlpPolicy", venv, n_steps=128, batch_size=64, seed=0)
-    result = export(model, str(tmp_path / "stacked.onnx"), env=venv, measure_latency=False)
+    model.learn(256)
+    path = str(tmp_path / f"stacked.{format}")
+    result = export(model, path, format=format, env=venv, measure_latency=False)
+    assert result.inputs == ["observation", "frames", "episode_start"] and result.outputs == ["action", "next_frames"]
     assert result.parity.max_abs_difference <= BOX_TOLERANCE and result.settings["frame_stack"] == 3
-    normalized = VecFrameStack(VecNormalize(make_vec_env("Pendulum-v1", n_envs=2, seed=0)), 3)
-    model = PPO("MlpPolicy", normalized, n_steps=128, batch_size=64, seed=0)
-    with pytest.raises(NotExportable, match="pads each new episode with zeros after normalisation"):
-        export(model, str(tmp_path / "normalized.onnx"), env=normalized)
-    assert not os.path.exists(tmp_path / "normalized.onnx")
+    # a deployment loop: one raw observation a step, the stack fed back; Pendulum's episodes end at 200 steps
+    if vec_normalize is not None:
+        vec_normalize.training = False
+    venv.seed(11)
+    observation = venv.reset()
+    frames, starts = np.zeros((2, 9), dtype=np.float32), np.ones(2, dtype=np.float32)
+    for _ in range(450):
+        raw = vec_normalize.get_original_obs() if vec_normalize is not None else observation[:, -3:]
+        action, frames = _step(path, format, [raw.astype(np.float32), frames, starts])
+        np.testing.assert_allclose(frames, observation, atol=1e-6)  # the graph's stack is VecFrameStack's
+        expected, _ = model.predict(observation, deterministic=True)
+        assert np.abs(action - expected).max() <= BOX_TOLERANCE
+        observation, _, dones, _ = venv.step(expected)
+        starts = dones.astype(np.float32)
+
+
+@functools.cache
+def _load(path: str, format: str):
+    if format == "onnx":
+        import onnxruntime
+
+        return onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return th.jit.load(path)
+
+
+def _step(path: str, format: str, feeds: list[np.ndarray]) -> list[np.ndarray]:
+    """One call of the exported file, as a deployment loop makes it."""
+    loaded = _load(path, format)
+    if format == "onnx":
+        return loaded.run(None, dict(zip([i.name for i in loaded.get_inputs()], feeds, strict=True)))
+    with th.no_grad():
+        return [t.numpy() for t in loaded(*[th.as_tensor(x) for x in feeds])]
 
 
 @pytest.mark.parametrize("format", FORMATS)
@@ -314,3 +351,20 @@ def test_a_plain_onnxruntime_loop_scores_what_evaluate_scores(source, env_id, ex
         assert returns == pytest.approx(list(reference.episode_returns), abs=1e-9)
     else:
         assert abs(np.mean(returns) - reference.mean) <= 0.01 * abs(reference.mean)
+
+
+def test_a_blind_frame_stacked_student_exports_from_its_run_folder(tmp_path):
+    """Issue 17's deployed student: CartPole positions only (no velocities), 3 stacked frames, its own
+    VecNormalize; the graph reads the deployed environment's 2 entries, never the teacher's privileged view."""
+    out = str(tmp_path / "run")
+    config = DistillConfig(
+        env="CartPole-v1", steps=1024, n_envs=4, eval_episodes=2, normalize=True, student_observation=(0, 2), frame_stack=3
+    )
+    distill(config, out, verbose=0)
+    result = export(out, str(tmp_path / "blind.onnx"), observations=300, measure_latency=False)
+    assert result.inputs == ["observation", "frames", "episode_start"]
+    assert result.parity.agreement == 1.0 and result.settings["normalization_inside"]
+    import onnxruntime
+
+    shapes = {i.name: i.shape for i in onnxruntime.InferenceSession(result.path).get_inputs()}
+    assert shapes["observation"][1:] == [2] and shapes["frames"][1:] == [6]

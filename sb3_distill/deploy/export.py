@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import torch as th
@@ -23,7 +23,6 @@ from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.vec_env import VecEnv, VecFrameStack, VecNormalize, VecTransposeImage, unwrap_vec_normalize
-from stable_baselines3.common.vec_env.stacked_observations import StackedObservations
 
 from sb3_distill.common.atomic_files import atomic_path, write_json_atomically
 from sb3_distill.deploy.deployable import Deployable, find_deployable
@@ -161,7 +160,7 @@ def export(
     raw_space = _raw_space(venv, frame_stack)
     module = DeployedPolicy(policy, raw_space, vec_normalize, frame_stack).eval()
     with _frozen(vec_normalize):
-        batch = _collect(policy, venv, vec_normalize, frame_stack, observations, module.recurrent)
+        batch = _collect(policy, venv, vec_normalize, module, observations)
 
     folder = os.path.dirname(os.path.abspath(out))
     os.makedirs(folder, exist_ok=True)
@@ -171,7 +170,7 @@ def export(
         parity = _parity(run, batch, policy.action_space, tolerance, min_agreement, runtime)
         if not parity.holds:
             raise ParityError(_parity_message(parity, label))
-        latency = _latency(run, policy, batch, latency_repeats, threads) if measure_latency else {}
+        latency = _latency(run, policy, module, batch, latency_repeats, threads) if measure_latency else {}
         file_bytes = os.path.getsize(temporary)
     result = ExportResult(
         path=os.path.abspath(out),
@@ -258,67 +257,59 @@ def _vec_normalize_of(venv: VecEnv) -> VecNormalize | None:
 
 
 def _raw_space(venv: VecEnv, frame_stack: int) -> spaces.Space:
-    """The observation space the graph reads: beneath the statistics (stacked as the agent reads it, when a
-    ``VecFrameStack`` lies above them), or the environment's own without statistics."""
+    """The observation space the graph reads: the environment's beneath the statistics and, where the agent reads
+    a stack, beneath the ``VecFrameStack`` (one frame)."""
     vec_normalize = _vec_normalize_of(venv)
-    if vec_normalize is None:
-        return venv.observation_space
-    raw = vec_normalize.venv.observation_space
-    if frame_stack > 1:
-        return StackedObservations(1, frame_stack, raw).stacked_observation_space  # type: ignore[arg-type]
-    return raw
+    if vec_normalize is not None:
+        return vec_normalize.venv.observation_space
+    if frame_stack > 1 and isinstance(venv, VecFrameStack):
+        return venv.venv.observation_space
+    return venv.observation_space
 
 
 @dataclass
 class _Batch:
     """Observations the agent met (raw, as the graph reads them), with ``predict``'s actions on them."""
 
-    inputs: list[np.ndarray]  # one array per graph input, the first axis over observations (states: the second)
+    inputs: list[np.ndarray]  # one array per graph input, in its order (LSTM states: the batch is their second axis)
     actions: np.ndarray
     predict_inputs: list[np.ndarray]  # the observations as predict read them (after the statistics), per entry
     observation_keys: list[str] | None
 
 
-def _collect(
-    policy: BasePolicy, venv: VecEnv, vec_normalize: VecNormalize | None, frame_stack: int, n: int, recurrent: bool
-) -> _Batch:
-    """Run the agent deterministically for ``n`` steps; keep each raw observation, predict's action and (recurrent)
-    the state and episode start it acted with."""
-    raw_stack = (
-        StackedObservations(venv.num_envs, frame_stack, cast(Any, vec_normalize.venv.observation_space))
-        if (vec_normalize is not None and frame_stack > 1)
-        else None
-    )  # type: ignore[arg-type]
+def _collect(policy: BasePolicy, venv: VecEnv, vec_normalize: VecNormalize | None, module: DeployedPolicy, n: int) -> _Batch:
+    """Run the agent deterministically for ``n`` steps; keep, for each step, the graph's inputs (the raw observation,
+    and the previous stack, LSTM state and episode start the agent acted with) and predict's action."""
     observation: Any = venv.reset()
-    raw = _raw(observation, vec_normalize, raw_stack, None)
     state: Any = None
     episode_start = np.ones(venv.num_envs, dtype=bool)
-    raws: list[Any] = []
+    frames = np.zeros_like(observation) if module.stack is not None else None
+    columns: dict[str, list[Any]] = {name: [] for name in module.input_names}
     seen: list[Any] = []
     actions: list[np.ndarray] = []
-    states_h: list[np.ndarray] = []
-    states_c: list[np.ndarray] = []
-    starts: list[np.ndarray] = []
     for _ in range(-(-n // venv.num_envs)):  # every environment gives one observation a step
-        if recurrent:
+        raw = _raw(observation, vec_normalize, module)
+        if module.keys is None:
+            columns["observation"].append(raw)
+        else:
+            for key in module.keys:
+                columns[f"observation_{key}"].append(raw[key])
+        if module.stack is not None:
+            columns["frames"].append(frames)
+        if module.recurrent:
             h, c = state if state is not None else _zero_state(policy, venv.num_envs)
-            states_h.append(h)
-            states_c.append(c)
-            starts.append(episode_start.astype(np.float32))
+            columns["state_h"].append(h)
+            columns["state_c"].append(c)
+        if module.has_episode_start:
+            columns["episode_start"].append(episode_start.astype(np.float32))
         action, state = policy.predict(observation, state, episode_start, deterministic=True)
-        raws.append(raw)
         seen.append(observation)
         actions.append(np.asarray(action))
-        observation, _, dones, _ = venv.step(action)
-        raw = _raw(observation, vec_normalize, raw_stack, dones)
-        episode_start = dones
-    inputs = [x[:n] for x in _stack_observations(raws)]
-    if recurrent:  # states are [layers, batch, hidden]
-        inputs += [
-            np.concatenate(states_h, axis=1)[:, :n],
-            np.concatenate(states_c, axis=1)[:, :n],
-            np.concatenate(starts)[:n],
-        ]
+        frames = observation  # the stack the policy read is the next step's previous stack
+        observation, _, episode_start, _ = venv.step(action)
+    inputs = []
+    for name, axis in zip(module.input_names, module.input_batch_axes, strict=True):
+        inputs.append(np.take(np.concatenate(columns[name], axis=axis), np.arange(n), axis=axis))
     keys = list(seen[0]) if isinstance(seen[0], dict) else None
     return _Batch(inputs, np.concatenate(actions)[:n], [x[:n] for x in _stack_observations(seen)], keys)
 
@@ -329,19 +320,14 @@ def _zero_state(policy: BasePolicy, n_envs: int) -> tuple[np.ndarray, np.ndarray
     return zeros, zeros.copy()
 
 
-def _raw(
-    observation: Any, vec_normalize: VecNormalize | None, raw_stack: StackedObservations | None, dones: np.ndarray | None
-) -> Any:
-    """The observation before the statistics (stacked like the agent's own, when it reads a stack)."""
-    if vec_normalize is None:
+def _raw(observation: Any, vec_normalize: VecNormalize | None, module: DeployedPolicy) -> Any:
+    """The observation the graph reads: before the statistics, and the newest frame of a stack."""
+    if vec_normalize is not None:
+        return vec_normalize.get_original_obs()
+    if module.stack is None:
         return observation
-    original = vec_normalize.get_original_obs()
-    if raw_stack is None:
-        return original
-    if dones is None:
-        return raw_stack.reset(original)  # type: ignore[arg-type]
-    stacked, _ = raw_stack.update(original, dones, [{} for _ in dones])  # type: ignore[arg-type]
-    return stacked
+    newest = slice(-module.stack.frame, None)
+    return observation[:, newest] if module.stack.axis == 1 else observation[..., newest]
 
 
 def _stack_observations(observations: list[Any]) -> list[np.ndarray]:
@@ -357,10 +343,8 @@ def _write(module: DeployedPolicy, raw_space: spaces.Space, path: str, format: s
         if format == "torchscript":
             th.jit.save(th.jit.trace(module, inputs, check_trace=False), path)
             return
-        batch_axes = {name: {0: "batch"} for name in module.input_names + module.output_names}
-        if module.recurrent:  # states are [layers, batch, hidden]
-            for name in ("state_h", "state_c", "next_state_h", "next_state_c"):
-                batch_axes[name] = {1: "batch"}
+        # states are [layers, batch, hidden]
+        batch_axes = {name: {1 if "state_" in name else 0: "batch"} for name in module.input_names + module.output_names}
         th.onnx.export(
             module,
             inputs,
@@ -434,33 +418,27 @@ def _parity_message(parity: Parity, source: str) -> str:
 
 
 def _latency(
-    run: Runner, policy: BasePolicy, batch: _Batch, repeats: int, threads: int
+    run: Runner, policy: BasePolicy, module: DeployedPolicy, batch: _Batch, repeats: int, threads: int
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Median and p99 milliseconds of one call, for one observation and for ``LATENCY_BATCH``: the exported file
-    on raw observations, and SB3's ``predict`` on the same observations after the statistics (as it reads them
-    behind ``VecNormalize``; applying them is not timed)."""
-    n = len(batch.actions)
-    rows = np.arange(LATENCY_BATCH) % n
-    recurrent = hasattr(policy, "lstm_actor")
-    n_obs = len(batch.inputs) - (3 if recurrent else 0)
+    on raw observations, and SB3's ``predict`` on the same observations as it reads them (after the statistics
+    and the stack, which are not timed)."""
+    rows = np.arange(LATENCY_BATCH) % len(batch.actions)
+    axes = dict(zip(module.input_names, module.input_batch_axes, strict=True))
 
-    def take(arrays: list[np.ndarray], index: np.ndarray) -> list[np.ndarray]:
-        observations = [x[index] for x in arrays[:n_obs]]
-        if recurrent:  # states are [layers, batch, hidden]
-            observations += [arrays[n_obs][:, index], arrays[n_obs + 1][:, index], arrays[n_obs + 2][index]]
-        return observations
-
-    keys = list(batch.observation_keys) if batch.observation_keys else None
+    def take(index: np.ndarray) -> list[np.ndarray]:
+        return [np.take(x, index, axis=axis) for x, axis in zip(batch.inputs, module.input_batch_axes, strict=True)]
 
     def predict_call(index: np.ndarray) -> Callable[[], Any]:
-        inputs = take(batch.predict_inputs + batch.inputs[n_obs:], index)
-        observation: Any = inputs[0] if keys is None else dict(zip(keys, inputs[:n_obs], strict=False))
-        state = (inputs[n_obs], inputs[n_obs + 1]) if recurrent else None
-        starts = inputs[n_obs + 2] if recurrent else None
+        read = [np.take(x, index, axis=0) for x in batch.predict_inputs]
+        observation: Any = read[0] if batch.observation_keys is None else dict(zip(batch.observation_keys, read, strict=True))
+        named = {name: np.take(x, index, axis=axes[name]) for name, x in zip(module.input_names, batch.inputs, strict=True)}
+        state = (named["state_h"], named["state_c"]) if module.recurrent else None
+        starts = named.get("episode_start")
         return lambda: policy.predict(observation, state, starts, deterministic=True)
 
     one, many = np.arange(1), rows
-    take_one, take_many = take(batch.inputs, one), take(batch.inputs, many)
+    take_one, take_many = take(one), take(many)
     previous = th.get_num_threads()
     th.set_num_threads(threads)
     try:

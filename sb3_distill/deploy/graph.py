@@ -26,6 +26,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.preprocessing import preprocess_obs
 from stable_baselines3.common.torch_layers import MlpExtractor
 from stable_baselines3.common.vec_env import VecNormalize
+from stable_baselines3.common.vec_env.stacked_observations import StackedObservations
 from torch import nn
 
 
@@ -37,50 +38,49 @@ def is_recurrent(policy: BasePolicy) -> bool:
     return hasattr(policy, "lstm_actor")
 
 
-class _ObservationInput(nn.Module):
-    """One observation entry: frozen statistics (float64, as ``VecNormalize``), then the channel-last to
-    channel-first transposition ``VecTransposeImage`` makes."""
+class _Statistics(nn.Module):
+    """Frozen ``VecNormalize`` statistics of one observation entry, applied in float64 as ``VecNormalize`` does."""
 
     mean: th.Tensor
     scale: th.Tensor
 
-    def __init__(
-        self,
-        env_space: spaces.Space,
-        policy_space: spaces.Space,
-        stats: tuple[np.ndarray, np.ndarray] | None,
-        clip: float,
-        epsilon: float,
-        frame_stack: int,
-    ):
+    def __init__(self, space: spaces.Space, stats: tuple[np.ndarray, np.ndarray] | None, clip: float, epsilon: float):
         super().__init__()
         self.normalized = stats is not None
         if stats is not None:
             mean, var = stats
-            if frame_stack > 1:
-                # VecFrameStack pads a new episode's stack with zeros after the statistics: raw frames stacked with
-                # zeros normalise to something else, so a graph reading a raw stack cannot reproduce predict there
+            if mean.shape != space.shape:
                 raise NotExportable(
-                    f"A student reading {frame_stack} stacked frames behind VecNormalize cannot be exported yet: "
-                    "VecFrameStack pads each new episode with zeros after normalisation, which a graph reading raw "
-                    "stacked frames cannot reproduce. Students without statistics, or without a stack, export."
-                )
-            if mean.shape != env_space.shape:
-                raise NotExportable(
-                    f"The saved statistics have shape {mean.shape}, the observation {env_space.shape}: "
+                    f"The saved statistics have shape {mean.shape}, the observation {space.shape}: "
                     "they do not belong to this model."
                 )
             self.register_buffer("mean", th.as_tensor(mean, dtype=th.float64))
             self.register_buffer("scale", th.as_tensor(np.sqrt(var + epsilon), dtype=th.float64))
             self.clip = float(clip)
-        self.transpose = _needs_transpose(env_space, policy_space)
 
     def forward(self, observation: th.Tensor) -> th.Tensor:
-        if self.normalized:
-            observation = ((observation.double() - self.mean) / self.scale).clamp(-self.clip, self.clip)
-        if self.transpose:
-            observation = observation.permute(0, 3, 1, 2)
-        return observation
+        if not self.normalized:
+            return observation
+        return ((observation.double() - self.mean) / self.scale).clamp(-self.clip, self.clip)
+
+
+class _FrameStack(nn.Module):
+    """``VecFrameStack`` as a state: the previous stack (zeros where an episode starts), its oldest frame dropped,
+    the new frame appended on the stacking axis, in the stack's dtype."""
+
+    def __init__(self, frame_space: spaces.Box, n_stack: int):
+        super().__init__()
+        stacking = StackedObservations(1, n_stack, frame_space)
+        self.axis = stacking.stack_dimension  # of a batch: 1 for channel-first images, else -1
+        self.frame = int(frame_space.shape[self.axis if self.axis < 0 else 0])
+        self.stacked_space = stacking.stacked_observation_space
+        self.dtype = th.as_tensor(np.zeros(1, dtype=frame_space.dtype)).dtype
+
+    def forward(self, frame: th.Tensor, frames: th.Tensor, episode_start: th.Tensor) -> th.Tensor:
+        starts = episode_start.view(-1, *([1] * (frames.dim() - 1))) > 0.5
+        previous = th.where(starts, th.zeros_like(frames), frames)
+        total = frames.shape[self.axis]
+        return th.cat([previous.narrow(self.axis, self.frame, total - self.frame), frame.to(frames.dtype)], dim=self.axis)
 
 
 def _needs_transpose(env_space: spaces.Space, policy_space: spaces.Space) -> bool:
@@ -97,15 +97,22 @@ def _needs_transpose(env_space: spaces.Space, policy_space: spaces.Space) -> boo
 
 
 class DeployedPolicy(nn.Module):
-    """``observation -> action`` (recurrent: ``observation, state_h, state_c, episode_start -> action, state_h,
-    state_c``), deterministic, with normalisation, preprocessing and post-processing inside.
+    """The environment's observation to its action, deterministic, with normalisation, preprocessing and
+    post-processing inside.
+
+    Inputs, in order: ``observation`` (a Dict's entries: ``observation_<key>``, in its key order); with a frame
+    stack, ``frames`` (the stack the policy read at the previous step; zeros at first); with an LSTM,
+    ``state_h`` and ``state_c``; with either, ``episode_start`` (1 where an episode starts: the stack and the
+    LSTM state restart from zeros). Outputs: ``action``, then ``next_frames`` and ``next_state_h``,
+    ``next_state_c``, to feed back at the next step.
 
     :param policy: an SB3 policy: actor-critic (PPO, A2C and this library's students), recurrent
         (``RecurrentPPO``), SAC/TQC, TD3/DDPG, or DQN/QR-DQN
-    :param env_space: the observation space of the environment the graph reads from (a Dict's entries
-        become inputs in its key order)
+    :param env_space: the observation space of the environment the graph reads from: beneath any
+        ``VecNormalize``, and one frame where the policy reads a stack of ``frame_stack``
     :param vec_normalize: the frozen statistics the policy was trained behind, or ``None``
-    :param frame_stack: the environment's observation is the last N frames (the statistics are per frame)
+    :param frame_stack: the policy reads the last N observations, stacked as ``VecFrameStack`` stacks them
+        (after the statistics, which are per frame)
     """
 
     low: th.Tensor
@@ -123,20 +130,27 @@ class DeployedPolicy(nn.Module):
         self.recurrent = is_recurrent(policy)
         policy_space = policy.observation_space
         self.keys: list[str] | None = None
+        self.stack: _FrameStack | None = None
+        clip, epsilon = _clip(vec_normalize)
         if isinstance(env_space, spaces.Dict):
+            if frame_stack > 1:
+                raise NotExportable("A student reading stacked Dict observations cannot be exported yet.")
             if not isinstance(policy_space, spaces.Dict) or set(env_space.spaces) != set(policy_space.spaces):
                 raise NotExportable(f"The environment observes {env_space}, the policy reads {policy_space}.")
             self.keys = list(env_space.spaces)
-            self.inputs = nn.ModuleList(
-                _ObservationInput(
-                    env_space[key], policy_space[key], _stats(vec_normalize, key), *_clip(vec_normalize), frame_stack
-                )
-                for key in self.keys
+            self.statistics = nn.ModuleList(
+                _Statistics(env_space[k], _stats(vec_normalize, k), clip, epsilon) for k in self.keys
             )
+            self.transpose = [_needs_transpose(env_space[k], policy_space[k]) for k in self.keys]
         else:
-            self.inputs = nn.ModuleList(
-                [_ObservationInput(env_space, policy_space, _stats(vec_normalize, None), *_clip(vec_normalize), frame_stack)]
-            )
+            self.statistics = nn.ModuleList([_Statistics(env_space, _stats(vec_normalize, None), clip, epsilon)])
+            read_space = env_space
+            if frame_stack > 1:
+                if not isinstance(env_space, spaces.Box):
+                    raise NotExportable(f"Only Box observations are stacked by VecFrameStack; got {env_space}.")
+                self.stack = _FrameStack(env_space, frame_stack)
+                read_space = self.stack.stacked_space
+            self.transpose = [_needs_transpose(read_space, policy_space)]
         self.head = _head(policy)
         action_space = policy.action_space
         self.box = isinstance(action_space, spaces.Box)
@@ -147,30 +161,49 @@ class DeployedPolicy(nn.Module):
             self.register_buffer("high", th.as_tensor(action_space.high, dtype=th.float32))
 
     @property
+    def has_episode_start(self) -> bool:
+        return self.recurrent or self.stack is not None
+
+    @property
     def input_names(self) -> list[str]:
         names = ["observation"] if self.keys is None else [f"observation_{key}" for key in self.keys]
-        return names + (["state_h", "state_c", "episode_start"] if self.recurrent else [])
+        names += ["frames"] if self.stack is not None else []
+        names += ["state_h", "state_c"] if self.recurrent else []
+        return names + (["episode_start"] if self.has_episode_start else [])
 
     @property
     def output_names(self) -> list[str]:
-        return ["action"] + (["next_state_h", "next_state_c"] if self.recurrent else [])
+        names = ["action"] + (["next_frames"] if self.stack is not None else [])
+        return names + (["next_state_h", "next_state_c"] if self.recurrent else [])
 
-    def forward(self, *inputs: th.Tensor) -> th.Tensor | tuple[th.Tensor, th.Tensor, th.Tensor]:
-        n = len(self.inputs)
-        read = [module(value) for module, value in zip(self.inputs, inputs[:n], strict=False)]
+    @property
+    def input_batch_axes(self) -> list[int]:
+        """The batch axis of each input (an LSTM state is ``[layers, batch, hidden]``)."""
+        return [1 if name.startswith("state_") else 0 for name in self.input_names]
+
+    def forward(self, *inputs: th.Tensor) -> th.Tensor | tuple[th.Tensor, ...]:
+        named = dict(zip(self.input_names, inputs, strict=True))
+        entries = [named["observation"]] if self.keys is None else [named[f"observation_{key}"] for key in self.keys]
+        read = [statistics(entry) for statistics, entry in zip(self.statistics, entries, strict=True)]
+        outputs: list[th.Tensor] = []
+        if self.stack is not None:
+            read = [self.stack(read[0], named["frames"], named["episode_start"])]
+            outputs.append(read[0])
+        read = [x.permute(0, 3, 1, 2) if transpose else x for x, transpose in zip(read, self.transpose, strict=True)]
         observation: th.Tensor | dict[str, th.Tensor] = (
-            read[0] if self.keys is None else dict(zip(self.keys, read, strict=False))
+            read[0] if self.keys is None else dict(zip(self.keys, read, strict=True))
         )
         # SB3's preprocessing, as BasePolicy.extract_features applies it: image scaling, one-hot, float
         features = self.features_extractor(preprocess_obs(observation, self.observation_space, self.normalize_images))
         if self.recurrent:
-            state_h, state_c, episode_start = inputs[n], inputs[n + 1], inputs[n + 2]
-            keep = (1.0 - episode_start.float()).view(1, -1, 1)  # a new episode starts from a zero state
             assert self.lstm is not None
-            latent, (state_h, state_c) = self.lstm(features.unsqueeze(0), (keep * state_h, keep * state_c))
-            action = self._action(self.head(latent.squeeze(0)))
-            return action, state_h, state_c
-        return self._action(self.head(features))
+            keep = (1.0 - named["episode_start"].float()).view(1, -1, 1)  # a new episode starts from a zero state
+            state = (keep * named["state_h"], keep * named["state_c"])
+            latent, (state_h, state_c) = self.lstm(features.unsqueeze(0), state)
+            features = latent.squeeze(0)
+            outputs += [state_h, state_c]
+        action = self._action(self.head(features))
+        return (action, *outputs) if outputs else action
 
     def _action(self, action: th.Tensor) -> th.Tensor:
         if not self.box:
@@ -293,9 +326,14 @@ def example_inputs(module: DeployedPolicy, env_space: Any, batch: int = 2) -> tu
     """Inputs of the right shapes and dtypes, to trace the graph with."""
     spaces_in = [env_space[key] for key in module.keys] if module.keys is not None else [env_space]
     inputs = [th.as_tensor(np.stack([space.sample() for _ in range(batch)])) for space in spaces_in]
+    if module.stack is not None:
+        stacked: Any = module.stack.stacked_space
+        inputs.append(th.as_tensor(np.zeros((batch, *stacked.shape), dtype=stacked.dtype)))
     if module.recurrent:
         lstm = module.lstm
         assert lstm is not None
         shape = (lstm.num_layers, batch, lstm.hidden_size)
-        inputs += [th.zeros(shape), th.zeros(shape), th.zeros(batch)]
+        inputs += [th.zeros(shape), th.zeros(shape)]
+    if module.has_episode_start:
+        inputs.append(th.zeros(batch))
     return tuple(inputs)
