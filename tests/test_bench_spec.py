@@ -289,3 +289,21 @@ def test_known_arguments_pass(tmp_path):
     spec = load_spec(write(tmp_path, GOOD.replace("    params: {ppd: {learning_rate: 0.001}}", params) + sweep))
     assert spec.envs[0].params["ppo"] == {"target_kl": 0.02} and spec.envs[0].teacher_params["n_steps"] == 64
     assert spec.settings("ppd") == ((("lambda", 1), ("n_epochs", 4), ("preset", None)),)
+
+
+def test_the_ppo_baseline_of_a_grid_of_corrupted_teachers_compares_with_the_original(tmp_path):
+    """It learns without a teacher; its records' teacher score must be the original's, not the corrupted copy's."""
+    spec = load_spec(
+        write(
+            tmp_path,
+            "seeds: [0]\nmethods: [ppd, ppo]\nstudents: [larger]\nteachers: ['corrupted:0.5x']\n"
+            "envs:\n  CartPole-v1: {teacher_steps: 1000, distill_steps: 1000}\n",
+        )
+    )
+    jobs = plan(spec, str(tmp_path / "out"))
+    ppo = next(job for job in jobs.runs if job.method == "ppo")
+    ppd = next(job for job in jobs.runs if job.method == "ppd")
+    assert ppo.teacher_folder.endswith("s0-original") and ppo.variant.name == "original"
+    assert ppd.teacher_folder.endswith("s0-corrupted0.5x")
+    assert ppo.key == os.path.join("runs", "CartPole-v1", "no-teacher", "ppo-larger-s0")
+    assert [job.variant.name for job in jobs.teachers] == ["original", "corrupted0.5x"]  # the original is made first

@@ -102,11 +102,16 @@ def plan(spec: BenchSpec, out: str) -> Plan:
                 for method in spec.methods:
                     if method == "ppo" and variant != spec.teachers[0]:
                         continue  # the no-teacher baseline does not depend on the teacher variant
+                    # It learns without the teacher, which only sets its size and the score its records compare
+                    # with: the original's, also in a grid of corrupted teachers only.
+                    job_variant, job_teacher = (TeacherVariant(), original) if method == "ppo" else (variant, folder)
                     for setting in spec.settings(method):
                         for student in spec.students:
-                            job = DistillJob(env, method, student, seed, variant, folder, "", setting)
+                            job = DistillJob(env, method, student, seed, job_variant, job_teacher, "", setting)
                             runs.append(
-                                DistillJob(env, method, student, seed, variant, folder, os.path.join(out, job.key), setting)
+                                DistillJob(
+                                    env, method, student, seed, job_variant, job_teacher, os.path.join(out, job.key), setting
+                                )
                             )
             if TeacherVariant() not in spec.teachers:  # corrupted variants are made from the original
                 teachers.insert(0, TeacherJob(env, seed, TeacherVariant(), original, original))

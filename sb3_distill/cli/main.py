@@ -7,7 +7,7 @@ import shlex
 import sys
 
 from sb3_distill import __version__
-from sb3_distill.cli import bench, corrupt, distill, evaluate, export, info, report, train_teacher
+from sb3_distill.cli import bench, corrupt, distill, evaluate, export, info, package, report, train_teacher
 from sb3_distill.runs import RunInterrupted
 
 COMMANDS = {
@@ -21,6 +21,7 @@ COMMANDS = {
         "export a trained agent to ONNX or TorchScript, with its normalisation inside, checked against predict",
     ),
     "evaluate": (evaluate, "evaluate a student or teacher under the suite's protocol, optionally recording videos"),
+    "package": (package, "write a Hub-ready folder for a run: its zip, statistics, config, model card and ONNX export"),
     "info": (info, "an environment's suite, the paper's teacher network for it and the student sizes' parameter counts"),
 }
 

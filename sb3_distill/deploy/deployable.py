@@ -7,6 +7,7 @@ resolves it once; everything is then read safely (no pickled code runs unless ``
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 
@@ -117,7 +118,23 @@ def find_deployable(source: str, env: str | None = None, best: bool = False) -> 
             "Name it: --env ENV_ID (from Python: env='ENV_ID')."
         )
     envs.check_env_id(env_id)
-    return Deployable(zip_path, stats, env_id)
+    frame_stack, student_observation = _recorded_view(zip_path)
+    return Deployable(zip_path, stats, env_id, frame_stack, student_observation)
+
+
+def _recorded_view(zip_path: str) -> tuple[int, tuple[int, ...] | None]:
+    """How the agent reads its observations, where a ``config.json`` beside its zip records a distillation's
+    config (``sb3-distill package`` writes one): its frame stack and its entries of the observation."""
+    try:
+        with open(os.path.join(os.path.dirname(os.path.abspath(zip_path)), CONFIG_FILE), encoding="utf-8") as file:
+            record = json.load(file)
+    except (OSError, ValueError):
+        return 1, None
+    config = record.get("config") if isinstance(record, dict) else None
+    if not isinstance(config, dict):
+        return 1, None
+    entries = config.get("student_observation")
+    return int(config.get("frame_stack") or 1), tuple(int(i) for i in entries) if entries else None
 
 
 def _run_folder(folder: str, results: str, env: str | None, best: bool) -> Deployable:

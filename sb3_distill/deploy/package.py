@@ -48,6 +48,8 @@ PROJECT_URL = "https://github.com/sb3-distill/sb3-distill"
 CONFIG_JSON = "config.json"
 #: Tags of every packaged student, besides the environment's and the ones the Zoo gives its agents.
 TAGS = ("sb3-distill", "policy-distillation")
+#: Files of every package, or of packages of students the Zoo's enjoy can replay.
+_FIXED_FILES = ("config.yml", "args.yml", "env_kwargs.yml", "train_eval_metrics.zip", CONFIG_JSON, CARD_FILE)
 _ZOO_TAGS = ("deep-reinforcement-learning", "reinforcement-learning", "stable-baselines3")
 
 
@@ -94,12 +96,13 @@ def package(
         previous package's ONNX export or statistics that this run does not have are removed)
     :param export_onnx: add the ONNX export; without it the card has no deployment figures
     :param trust_pickle: read the run's files without the allow-list of safe types (only files you trust)
+    :raises FileNotFoundError: ``run_dir`` does not exist, or lacks a file the run wrote (its statistics)
     :raises PackageError: ``run_dir`` is not a finished run, ``out`` is not empty, or the package does not load
     :raises ImportError: ``push`` without ``huggingface_hub``
     :raises RuntimeError: ``push`` without a Hugging Face token
     """
-    # Everything that can refuse comes first: a refused package leaves no folder behind, and a missing token
-    # is reported before minutes of export, never after.
+    # The checks of the token, the run and --out come first: a missing token is reported before minutes of
+    # export, never after, and a refused package leaves no folder behind.
     token = _hub_token(push) if push is not None else None
     result, deployable = _finished_run(run_dir)
     out = os.path.abspath(out)
@@ -109,6 +112,7 @@ def package(
     algo, algorithm_class = _algorithm(config.recurrent)
     name = f"{algo}-{zoo_env_name(config.env)}"
 
+    created = not os.path.isdir(out)
     os.makedirs(out, exist_ok=True)
     written: list[str] = []
 
@@ -124,7 +128,16 @@ def package(
         record(stats_path)
     elif force:
         _remove(stats_path)  # another run's statistics would be read with this student
-    model, vec_normalize = _check_loads(zip_path, _or_none(stats_path, deployable), algorithm_class, trust_pickle)
+    try:
+        model, vec_normalize = _check_loads(
+            zip_path, _or_none(stats_path, deployable), algorithm_class, trust_pickle, deployable.zip_path
+        )
+    except Exception:
+        for path in written:  # a package that does not load is not left where it could be published
+            _remove(os.path.join(out, path))
+        if created:
+            os.rmdir(out)
+        raise
 
     zoo_ready, zoo_reason = _zoo_replayable(config.env, config.student_observation, config.frame_stack)
     hyperparams = zoo_hyperparams(
@@ -134,8 +147,8 @@ def package(
         {**config.algorithm_params(), "policy_kwargs": model.policy_kwargs},
         vec_normalize,
     )
-    if config.recurrent:  # the Zoo's hyperparameters name the policy the model was built with
-        hyperparams["policy"] = type(model.policy).__name__.replace("ActorCriticPolicy", "Policy")
+    if config.recurrent:  # the policy the run built the student with (sb3-contrib's name of it)
+        hyperparams["policy"] = envs.suite_of(config.env).policy.replace("Policy", "LstmPolicy")
     if config.frame_stack > 1 and envs.suite_of(config.env).name != "atari":
         hyperparams["frame_stack"] = config.frame_stack
     record(_write_text(os.path.join(out, "config.yml"), _yaml(hyperparams)))
@@ -152,6 +165,9 @@ def package(
         record(_write_text(os.path.join(out, "args.yml"), _yaml(args)))
         record(_write_text(os.path.join(out, "env_kwargs.yml"), _yaml({})))
         record(_metrics_zip(result.run_dir, os.path.join(out, "train_eval_metrics.zip")))
+    elif force:  # the Zoo's load_from_hub must not find another student's files
+        for stale in ("args.yml", "env_kwargs.yml", "train_eval_metrics.zip"):
+            _remove(os.path.join(out, stale))
 
     onnx_path = os.path.join(out, f"{name}.onnx")
     exported, skipped = None, None
@@ -171,7 +187,8 @@ def package(
     card = model_card(settings, exported, skipped, zoo_reason, push)
     record(_write_text(os.path.join(out, CARD_FILE), card))
 
-    repo_url = _upload(out, push, token, config.env) if push is not None else None
+    known = [f"{name}.zip", f"{name}.onnx", f"{name}.onnx.json", HUB_VECNORMALIZE_FILE, *_FIXED_FILES]
+    repo_url = _upload(out, push, token, config.env, written, known) if push is not None else None
     return PackageResult(out, tuple(written), repo_url, exported, skipped)
 
 
@@ -192,9 +209,9 @@ def _finished_run(run_dir: str) -> tuple[RunResult, Deployable]:
     if result is None:
         found = sorted(os.listdir(run_dir))
         shown = ", ".join(found[:8]) + (f" and {len(found) - 8} more" if len(found) > 8 else "") if found else "nothing"
-        if os.path.isdir(os.path.join(run_dir, "checkpoints")):
+        if os.path.isdir(os.path.join(run_dir, "checkpoints")) or os.path.isfile(os.path.join(run_dir, ".lock")):
             raise PackageError(
-                f"{run_dir!r} is a distill run that has not finished: it has checkpoints but no {RUN_RESULTS_FILE} "
+                f"{run_dir!r} is a distill run that has not finished: it has no {RUN_RESULTS_FILE} yet "
                 f"(found: {shown}). Finish it with sb3-distill distill --resume {run_dir}, then package it."
             )
         raise PackageError(
@@ -234,7 +251,7 @@ def _algorithm(recurrent: bool) -> tuple[str, type[BaseAlgorithm]]:
 
 
 def _check_loads(
-    zip_path: str, stats_path: str | None, algorithm_class: type[BaseAlgorithm], trust_pickle: bool
+    zip_path: str, stats_path: str | None, algorithm_class: type[BaseAlgorithm], trust_pickle: bool, source: str
 ) -> tuple[BaseAlgorithm, VecNormalize | None]:
     """Load the package's zip and statistics as users will (``algorithm_class.load``, ``VecNormalize.load``),
     through the safe reader, so that a package that would not load is never published."""
@@ -242,7 +259,7 @@ def _check_loads(
         model = load_model(algorithm_class, zip_path, device="cpu", trust_pickle=trust_pickle)
     except Exception as error:
         raise PackageError(
-            f"The packaged student {zip_path} does not load as a {algorithm_class.__name__}: {error}"
+            f"The run's student {source} does not load as a {algorithm_class.__name__}, so it is not packaged: {error}"
         ) from error
     if stats_path is None:
         return model, None
@@ -545,11 +562,12 @@ def _onnx_section(exported: ExportResult | None, skipped: str | None) -> list[st
     else:
         check = f"actions equal to `predict`'s on {parity.agreement:.1%}"
     name = os.path.basename(exported.path)
+    inside = " (the observation statistics are inside the graph)" if exported.settings.get("normalization_inside") else ""
     lines = [
         "## ONNX",
         "",
-        f"`{name}` reads the environment's raw observation (statistics inside the graph) and returns the action; "
-        f"inputs `{', '.join(exported.inputs)}`, outputs `{', '.join(exported.outputs)}`. Figures in `{name}.json`.",
+        f"`{name}` reads the environment's raw observation{inside} and returns the action; inputs "
+        f"`{', '.join(exported.inputs)}`, outputs `{', '.join(exported.outputs)}`. Figures in `{name}.json`.",
         "",
         "| | |",
         "|---|---|",
@@ -587,13 +605,21 @@ def _hub_token(repo_id: str) -> str:
     return token
 
 
-def _upload(out: str, repo_id: str, token: str | None, env_id: str) -> str:
+def _upload(out: str, repo_id: str, token: str | None, env_id: str, files: list[str], known: list[str]) -> str:
+    """Upload the package's own files (not others that a forced ``out`` holds), and delete the repository's
+    files of a previous package that this one does not have (an export of another student); the repository's
+    other files are kept."""
     from huggingface_hub import HfApi
 
     api = HfApi(token=token)
     url = api.create_repo(repo_id, repo_type="model", exist_ok=True)
     api.upload_folder(
-        repo_id=repo_id, folder_path=out, repo_type="model", commit_message=f"sb3-distill package: {env_id} student"
+        repo_id=repo_id,
+        folder_path=out,
+        repo_type="model",
+        commit_message=f"sb3-distill package: {env_id} student",
+        allow_patterns=files,
+        delete_patterns=[name for name in known if name not in files],
     )
     return str(url)
 
