@@ -63,21 +63,10 @@ class ObservationNormalizer:
         :param path: the .pkl file
         :param trust_pickle: unpickle without the allow-list of safe types (only for files you trust)
         """
-        from sb3_distill.common.safe_loading import UnsafePickleError, loads
-
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"Teacher normalisation file not found: {path!r}. Expected a VecNormalize .pkl.")
-        with open(path, "rb") as file:
-            payload = file.read()
-        try:
-            vec_normalize = loads(payload, path, "VecNormalize", trust_pickle)
-        except UnsafePickleError:
-            raise
-        except Exception as error:
-            raise ValueError(f"Could not read {path!r} as a VecNormalize .pkl: {error}") from error
-        if not isinstance(vec_normalize, VecNormalize):
-            raise ValueError(f"{path!r} holds a {type(vec_normalize).__name__}, expected a pickled VecNormalize.")
+        vec_normalize = read_vec_normalize(path, trust_pickle)
         return cls.from_vec_normalize(vec_normalize)
 
     def _normalize(self, obs: np.ndarray, stats: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
@@ -92,3 +81,26 @@ class ObservationNormalizer:
             return {key: self._normalize(value, self.stats[key]) if key in self.stats else value for key, value in obs.items()}
         assert not isinstance(obs, dict), "This normaliser was built for array observations"
         return self._normalize(obs, self.stats)
+
+
+def read_vec_normalize(path: str, trust_pickle: bool = False) -> VecNormalize:
+    """A ``VecNormalize`` saved with ``VecNormalize.save``, read through the allow-list (no environment attached).
+
+    :param path: the .pkl file
+    :param trust_pickle: unpickle without the allow-list of safe types (only for files you trust)
+    :raises UnsafePickleError: the file holds something outside the allow-list
+    :raises ValueError: the file is not a pickled ``VecNormalize``
+    """
+    from sb3_distill.common.safe_loading import UnsafePickleError, loads
+
+    with open(path, "rb") as file:
+        payload = file.read()
+    try:
+        vec_normalize = loads(payload, path, "VecNormalize", trust_pickle)
+    except UnsafePickleError:
+        raise
+    except Exception as error:
+        raise ValueError(f"Could not read {path!r} as a VecNormalize .pkl: {error}") from error
+    if not isinstance(vec_normalize, VecNormalize):
+        raise ValueError(f"{path!r} holds a {type(vec_normalize).__name__}, expected a pickled VecNormalize.")
+    return vec_normalize

@@ -15,7 +15,7 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from sb3_distill import envs
-from sb3_distill.common.safe_loading import UnsafePickleError, loads
+from sb3_distill.common.observation_normalizer import read_vec_normalize
 from sb3_distill.common.teacher_sources import CONFIG_FILE, policy_from_zip, resolve_file_source, teacher_env_id
 from sb3_distill.evaluation import evaluation_env
 
@@ -55,16 +55,7 @@ class Deployable:
         """The saved statistics over ``venv``, frozen: observations normalised as in training, rewards raw."""
         if self.vecnormalize_path is None:
             return None
-        with open(self.vecnormalize_path, "rb") as file:
-            payload = file.read()
-        try:
-            loaded = loads(payload, self.vecnormalize_path, "VecNormalize", trust_pickle)
-        except UnsafePickleError:
-            raise
-        except Exception as error:
-            raise ValueError(f"Could not read {self.vecnormalize_path!r} as a VecNormalize .pkl: {error}") from error
-        if not isinstance(loaded, VecNormalize):
-            raise ValueError(f"{self.vecnormalize_path!r} holds a {type(loaded).__name__}, expected a pickled VecNormalize.")
+        loaded = read_vec_normalize(self.vecnormalize_path, trust_pickle)
         if not loaded.norm_obs:
             return None  # rewards only (Atari, MinAtar): nothing changes what the policy reads
         loaded.set_venv(venv)

@@ -165,8 +165,8 @@ def export(
     folder = os.path.dirname(os.path.abspath(out))
     os.makedirs(folder, exist_ok=True)
     with atomic_path(out) as temporary:
-        _write(module, raw_space, temporary, format)
-        run, runtime = _runner(temporary, format, module, threads)
+        write_graph(module, raw_space, temporary, format)
+        run, runtime = file_runner(temporary, format, module, threads)
         parity = _parity(run, batch, policy.action_space, tolerance, min_agreement, runtime)
         if not parity.holds:
             raise ParityError(_parity_message(parity, label))
@@ -190,7 +190,7 @@ def export(
             "frame_stack": frame_stack,
             "normalization_inside": vec_normalize is not None,
             "torch": th.__version__,
-            "onnxruntime": _onnxruntime_version(),
+            "onnxruntime": onnxruntime_version(),
             "machine": platform.processor() or platform.machine(),
         },
     )
@@ -242,7 +242,7 @@ def _importable(name: str) -> bool:
     return True
 
 
-def _onnxruntime_version() -> str | None:
+def onnxruntime_version() -> str | None:
     try:
         import onnxruntime
 
@@ -336,7 +336,8 @@ def _stack_observations(observations: list[Any]) -> list[np.ndarray]:
     return [np.concatenate(observations)]
 
 
-def _write(module: DeployedPolicy, raw_space: spaces.Space, path: str, format: str) -> None:
+def write_graph(module: DeployedPolicy, raw_space: spaces.Space, path: str, format: str) -> None:
+    """Trace ``module`` and write it as ``format`` (ONNX opset 17, the batch axis dynamic) to ``path``."""
     inputs = example_inputs(module, raw_space)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer notes on SB3's Python-side shape checks, which the graph fixes
@@ -360,7 +361,7 @@ def _write(module: DeployedPolicy, raw_space: spaces.Space, path: str, format: s
 Runner = Callable[[list[np.ndarray]], np.ndarray]
 
 
-def _runner(path: str, format: str, module: DeployedPolicy, threads: int) -> tuple[Runner, str]:
+def file_runner(path: str, format: str, module: DeployedPolicy, threads: int) -> tuple[Runner, str]:
     """A function from the graph's inputs to its action, running the written file."""
     names = module.input_names
     if format == "onnx":
@@ -444,16 +445,20 @@ def _latency(
     try:
         return {
             "exported": {
-                "1": _time(lambda: run(take_one), repeats),
-                str(LATENCY_BATCH): _time(lambda: run(take_many), repeats),
+                "1": time_call(lambda: run(take_one), repeats),
+                str(LATENCY_BATCH): time_call(lambda: run(take_many), repeats),
             },
-            "sb3_predict": {"1": _time(predict_call(one), repeats), str(LATENCY_BATCH): _time(predict_call(many), repeats)},
+            "sb3_predict": {
+                "1": time_call(predict_call(one), repeats),
+                str(LATENCY_BATCH): time_call(predict_call(many), repeats),
+            },
         }
     finally:
         th.set_num_threads(previous)
 
 
-def _time(call: Callable[[], Any], repeats: int) -> dict[str, float]:
+def time_call(call: Callable[[], Any], repeats: int) -> dict[str, float]:
+    """Median and 99th percentile, in milliseconds, of ``repeats`` calls after 10 untimed ones."""
     for _ in range(10):
         call()
     times = np.empty(repeats)

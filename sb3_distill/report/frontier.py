@@ -25,6 +25,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.policies import BasePolicy
 
 from sb3_distill.common.atomic_files import read_json_record, write_json_atomically
+from sb3_distill.deploy.export import onnxruntime_version
 from sb3_distill.report.tables import METHOD_ORDER, ORIGINAL, SIZE_ORDER, Run, _ordered
 
 LATENCY_FILE = "latency.json"
@@ -46,7 +47,7 @@ def latencies(out: str, runs: list[Run]) -> dict[str, Any]:
     missing = [
         (env, size) for env, size in wanted if size not in networks.get(env, {}) or TEACHER not in networks.get(env, {})
     ]
-    if not missing or not _onnxruntime():
+    if not missing or not onnxruntime_version():
         return record
     for env, size in missing:
         measured = networks.setdefault(env, {})
@@ -64,20 +65,11 @@ def latencies(out: str, runs: list[Run]) -> dict[str, Any]:
         "machine": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(),
         "torch": th.__version__,
-        "onnxruntime": _onnxruntime(),
+        "onnxruntime": onnxruntime_version(),
         "measured": datetime.date.today().isoformat(),
     }
     write_json_atomically(path, record)
     return record
-
-
-def _onnxruntime() -> str | None:
-    try:
-        import onnxruntime
-
-        return str(onnxruntime.__version__)
-    except ImportError:
-        return None
 
 
 def _frontier_runs(runs: list[Run]) -> list[Run]:
@@ -137,7 +129,7 @@ def _student_policy(teacher: BasePolicy, size: str, env_id: str, run: Run) -> tu
 def _measure(policy: BasePolicy | None, env_id: str, how: str, recorded: int | None) -> dict[str, Any]:
     """Parameters and batch-1 latency of ``policy``; nothing but the reason where it could not be rebuilt, or its
     size differs from the recorded one (then it is not the network the runs had)."""
-    from sb3_distill.deploy.export import _runner, _time, _write
+    from sb3_distill.deploy.export import file_runner, time_call, write_graph
     from sb3_distill.deploy.graph import DeployedPolicy
     from sb3_distill.student_sizes import policy_parameter_count
 
@@ -152,13 +144,13 @@ def _measure(policy: BasePolicy | None, env_id: str, how: str, recorded: int | N
     observation = np.stack([space.sample()])
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "network.onnx")
-        _write(module, space, path, "onnx")
-        run, _ = _runner(path, "onnx", module, threads=1)
+        write_graph(module, space, path, "onnx")
+        run, _ = file_runner(path, "onnx", module, threads=1)
         previous = th.get_num_threads()
         th.set_num_threads(1)
         try:
-            onnx = _time(lambda: run([observation]), REPEATS)
-            predict = _time(lambda: policy.predict(observation, deterministic=True), REPEATS)
+            onnx = time_call(lambda: run([observation]), REPEATS)
+            predict = time_call(lambda: policy.predict(observation, deterministic=True), REPEATS)
         finally:
             th.set_num_threads(previous)
     return {"measured": True, "parameters": count, "network": how, "onnx_ms": onnx, "predict_ms": predict}
