@@ -28,7 +28,7 @@ from stable_baselines3.common.envs import (
 from stable_baselines3.common.vec_env import VecFrameStack, VecNormalize
 
 from sb3_distill.cli.main import main
-from sb3_distill.deploy import ParityError, export
+from sb3_distill.deploy import NotExportable, ParityError, export
 from sb3_distill.experiment import DistillConfig, distill
 
 pytest.importorskip("onnxruntime")
@@ -370,3 +370,12 @@ def test_a_blind_frame_stacked_student_exports_from_its_run_folder(tmp_path):
 
     shapes = {i.name: i.shape for i in onnxruntime.InferenceSession(result.path).get_inputs()}
     assert shapes["observation"][1:] == [2] and shapes["frames"][1:] == [6]
+
+
+def test_what_cannot_be_exported_is_refused_with_the_reason(tmp_path):
+    np.random.seed(0)
+    venv = VecFrameStack(make_vec_env(lambda: SimpleMultiObsEnv(random_start=True), n_envs=1, seed=0), 2)
+    model = PPO("MultiInputPolicy", venv, n_steps=32, batch_size=32, seed=0)
+    with pytest.raises(NotExportable, match="stacked Dict observations cannot be exported yet"):
+        export(model, str(tmp_path / "dict.onnx"), env=venv, measure_latency=False)
+    assert os.listdir(tmp_path) == []

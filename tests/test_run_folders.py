@@ -203,7 +203,10 @@ def test_conventions_version_help_defaults_device_and_tensorboard_folder(tmp_pat
     with pytest.raises(SystemExit) as exited:
         main(["--version"])
     assert exited.value.code == 0 and capsys.readouterr().out.strip() == f"sb3-distill {__version__}"
-    assert main([]) == 0 and "{train-teacher,distill,corrupt,bench,report,info}" in capsys.readouterr().out
+    assert (
+        main([]) == 0
+        and "{train-teacher,distill,corrupt,bench,report,export,evaluate,package,info}" in capsys.readouterr().out
+    )
     with pytest.raises(SystemExit):
         main(["distill", "--help"])
     text = " ".join(capsys.readouterr().out.split())
