@@ -158,9 +158,13 @@ def export(
         venv = deployable.env(seed, trust_pickle=trust_pickle)
     vec_normalize = _vec_normalize_of(venv)
     raw_space = _raw_space(venv, frame_stack)
-    module = DeployedPolicy(policy, raw_space, vec_normalize, frame_stack).eval()
-    with _frozen(vec_normalize):
-        batch = _collect(policy, venv, vec_normalize, module, observations)
+    try:
+        module = DeployedPolicy(policy, raw_space, vec_normalize, frame_stack).eval()
+        with _frozen(vec_normalize):
+            batch = _collect(policy, venv, vec_normalize, module, observations)
+    finally:
+        if not isinstance(source, BaseAlgorithm):  # the environment built here; a caller's stays open
+            venv.close()
 
     folder = os.path.dirname(os.path.abspath(out))
     os.makedirs(folder, exist_ok=True)
