@@ -177,8 +177,9 @@ def test_a_package_folder_is_a_source_of_export_and_evaluate(packaged: str, tmp_
     """Its config.json names the environment and how the student reads it."""
     from sb3_distill.deploy import evaluate, export, find_deployable
 
-    source = os.path.join(packaged, f"{NAME}.zip")
-    deployable = find_deployable(source)
-    assert deployable.env_id == "CartPole-v1" and deployable.vecnormalize_path is not None
-    assert export(source, str(tmp_path / "again.onnx"), observations=200, measure_latency=False).parity.agreement == 1.0
-    assert evaluate(source, episodes=2).episodes == 2
+    for source in (packaged, os.path.join(packaged, f"{NAME}.zip")):  # the folder, or its zip
+        deployable = find_deployable(source)
+        assert deployable.zip_path == os.path.join(packaged, f"{NAME}.zip")
+        assert deployable.env_id == "CartPole-v1" and deployable.vecnormalize_path is not None
+        assert export(source, str(tmp_path / "again.onnx"), observations=200, measure_latency=False).parity.agreement == 1.0
+        assert evaluate(source, episodes=2).episodes == 2

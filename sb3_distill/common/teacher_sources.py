@@ -156,8 +156,8 @@ def _zoo_args_env(folder: str) -> str | None:
 
 
 def _recorded_teacher(folder: str) -> str | None:
-    """The zip of a folder that ``sb3-distill train-teacher`` (``<ENV>.zip``) or ``corrupt`` wrote, as its
-    ``config.json`` tells, or ``None`` for any other folder (e.g. an RL Zoo run's)."""
+    """The zip of a folder that ``sb3-distill train-teacher`` (``<ENV>.zip``), ``corrupt`` or ``package`` wrote, as
+    its ``config.json`` tells, or ``None`` for any other folder (e.g. an RL Zoo run's)."""
     try:
         with open(os.path.join(folder, CONFIG_FILE)) as file:
             record = json.load(file)
@@ -169,6 +169,10 @@ def _recorded_teacher(folder: str) -> str | None:
     named = os.path.join(folder, f"{record['env'].replace('/', '-')}.zip")
     if os.path.isfile(named):
         return named
+    files = record.get("files")
+    packaged = os.path.join(folder, str(files.get("model"))) if isinstance(files, dict) and files.get("model") else None
+    if packaged is not None and os.path.isfile(packaged):  # a folder sb3-distill package wrote
+        return packaged
     return zips[0] if "corrupted_from" in record and len(zips) == 1 else None
 
 
