@@ -145,7 +145,7 @@ def test_hub_id_without_cache_fails_fast_with_advice(tmp_path, monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub"))
     start = time.monotonic()
     with pytest.raises(
-        FileNotFoundError, match=r"hf://someone/ppo-Nothing-v0 is not in the Hub cache.*huggingface-cli download"
+        FileNotFoundError, match=r"hf://someone/ppo-Nothing-v0 is not in the Hub cache.*hf download someone/ppo-Nothing-v0"
     ):
         load_teacher("hf://someone/ppo-Nothing-v0")
     assert time.monotonic() - start < 60, "no network must not mean a hang"

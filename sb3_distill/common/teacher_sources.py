@@ -220,8 +220,8 @@ def _hub_snapshot(repo_id: str) -> str:
     except LocalEntryNotFoundError:
         pass
     advice = (
-        f"Download it where the Hub is reachable (huggingface-cli download {repo_id}) and copy the cache, "
-        "or pass a local path."
+        f"Download it where the Hub is reachable (hf download {repo_id}; huggingface-cli download before "
+        "huggingface_hub 1.0) and copy the cache, or pass a local path."
     )
     if constants.HF_HUB_OFFLINE:
         raise FileNotFoundError(

@@ -87,7 +87,7 @@ def find_deployable(source: str, env: str | None = None, best: bool = False) -> 
     """
     results = os.path.join(source, RUN_RESULTS_FILE)
     if os.path.isdir(source) and os.path.isfile(results):
-        return _run_folder(source, results, env, best)
+        return _run_folder(source, env, best)
     if os.path.isdir(source) and not os.path.isfile(os.path.join(source, CONFIG_FILE)) and _is_unfinished_run(source):
         raise FileNotFoundError(
             f"{source!r} is a run folder without results.json: the run has not finished. Finish it with "
@@ -96,7 +96,7 @@ def find_deployable(source: str, env: str | None = None, best: bool = False) -> 
     if not os.path.exists(source) and not os.path.isfile(source + ".zip"):
         raise FileNotFoundError(
             f"Nothing to deploy at {source!r}: expected a distill run folder (student.zip, results.json), a "
-            "train-teacher folder, an RL Zoo run folder (logs/<algo>/<Env>_<id>/) or an SB3 .zip."
+            "train-teacher or package folder, an RL Zoo run folder (logs/<algo>/<Env>_<id>/) or an SB3 .zip."
         )
     zip_path, stats, _ = resolve_file_source(source, best)
     recorded = teacher_env_id(source)
@@ -128,7 +128,7 @@ def _recorded_view(zip_path: str) -> tuple[int, tuple[int, ...] | None]:
     return int(config.get("frame_stack") or 1), tuple(int(i) for i in entries) if entries else None
 
 
-def _run_folder(folder: str, results: str, env: str | None, best: bool) -> Deployable:
+def _run_folder(folder: str, env: str | None, best: bool) -> Deployable:
     from sb3_distill.experiment.distillation_run import read_result
 
     result = read_result(folder)
