@@ -20,6 +20,25 @@ from sb3_distill import PPD, StudentDistill, TeacherDistill
 
 th.set_num_threads(1)
 
+#: Modules whose tests take tens of seconds to minutes (learning tests, killed and resumed grids, Ray clusters).
+LONG_MODULES = {
+    "test_bench_kill.py",
+    "test_learning.py",
+    "test_ray_cluster.py",
+    "test_recurrent_students.py",
+    "test_recurrent_teachers.py",
+    "test_runs.py",
+    "test_teacher_normalization.py",
+    "test_teacher_views.py",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Long tests first: pytest-xdist hands tests out in this order, so the short ones fill the workers' gaps at
+    the end instead of one worker finishing a minute-long test while the other waits."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("slow") or item.path.name in LONG_MODULES else 1)
+
+
 ALGORITHMS = [PPD, StudentDistill, TeacherDistill]
 
 IDENTITY_ENVS = {
