@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import os
 import re
@@ -244,3 +245,39 @@ def test_a_swept_argument_reaches_the_runs_and_the_report(tmp_path):
         "| suite | smaller ppd lambda=0.5 n_epochs=3 preset=paper | smaller ppd lambda=2 n_epochs=3 preset=paper |"
         in (out / "report.md").read_text()
     )
+
+
+def _benchmark_module(name):
+    path = os.path.join(os.path.dirname(__file__), "..", "benchmarks", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_saved_records_restore_a_grid_that_runs_only_what_had_not_finished(grid, tmp_path, capsys):
+    """A results folder does not outlive its machine: benchmarks/grid_records.py keeps finished jobs' records
+    and trained teachers in git, and restores them elsewhere, the corrupted teacher regenerated to the tensor."""
+    records = _benchmark_module("grid_records")
+    out, saved, restored = grid / "out", tmp_path / "saved", tmp_path / "restored"
+    counts = records.save(str(out), str(saved))
+    assert counts["teachers"] == 2 and counts["runs"] == 3  # the 2 failed runs are not kept
+    models = sorted(path.relative_to(saved).as_posix() for path in saved.rglob("*.zip"))
+    assert models == ["teachers/CartPole-v1/s0-original/CartPole-v1.zip"]  # the corrupted copy is regenerated
+    assert not list(saved.rglob("checkpoints"))
+
+    assert records.restore(str(saved), str(restored)) == {"restored": 5, "regenerated": 1}
+    corrupted = json.loads((restored / "teachers" / "CartPole-v1" / "s0-corrupted0.05" / "done.json").read_text())
+    assert corrupted["teacher"].startswith(str(restored))
+    original = json.loads((out / "teachers" / "CartPole-v1" / "s0-corrupted0.05" / "done.json").read_text())
+    assert records.tensors_digest(corrupted["teacher"]) == records.tensors_digest(original["teacher"])
+    capsys.readouterr()
+    assert main(["bench", str(grid / "tiny.yaml"), "--out", str(restored)]) == 1  # the failed runs fail again
+    assert "grid finished: 0 run, 5 already done, 2 failed" in capsys.readouterr().out
+
+    manifest = json.loads((saved / records.MANIFEST).read_text())
+    manifest["corrupted"]["teachers/CartPole-v1/s0-corrupted0.05"]["seed"] += 1  # other noise than the saved teacher's
+    (saved / records.MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(SystemExit, match="differ from the saved one's"):
+        records.restore(str(saved), str(tmp_path / "again"))
+    assert not (tmp_path / "again" / "teachers" / "CartPole-v1" / "s0-corrupted0.05").exists()
