@@ -16,7 +16,7 @@ import pytest
 from sb3_distill.runs import CheckpointError, latest_checkpoint
 
 SPEC = """\
-seeds: [0, 1]
+seeds: [0]
 methods: [ppd, student-distill, ppo]
 students: [smaller]
 envs:
@@ -29,10 +29,10 @@ envs:
 """
 RUNS = [
     f"runs/CartPole-v1/{group}/{method}-smaller-s{seed}"
-    for seed in (0, 1)
+    for seed in (0,)
     for group, method in (("original", "ppd"), ("original", "student-distill"), ("no-teacher", "ppo"))
 ]
-TEACHERS = [f"teachers/CartPole-v1/s{seed}-original" for seed in (0, 1)]
+TEACHERS = ["teachers/CartPole-v1/s0-original"]
 
 
 def _bench(spec, out) -> subprocess.Popen:
