@@ -75,11 +75,21 @@ class _TeacherLabels:
         keep_teacher_observations: bool = False,
         teacher_observation_space: spaces.Space | None = None,
     ):
+        self._keep_teacher(n_teacher_params, keep_teacher_values, keep_teacher_observations, teacher_observation_space)
+        super().__init__(buffer_size, observation_space, action_space, device, gae_lambda, gamma, n_envs)  # type: ignore[call-arg]
+
+    def _keep_teacher(
+        self,
+        n_teacher_params: int,
+        keep_teacher_values: bool,
+        keep_teacher_observations: bool,
+        teacher_observation_space: spaces.Space | None,
+    ) -> None:
+        """Set what the buffer keeps of the teacher (before SB3's constructor, which calls ``reset``)."""
         self.n_teacher_params = n_teacher_params
         self.keep_teacher_values = keep_teacher_values
         self.keep_teacher_observations = keep_teacher_observations
         self.teacher_observation_space = teacher_observation_space
-        super().__init__(buffer_size, observation_space, action_space, device, gae_lambda, gamma, n_envs)  # type: ignore[call-arg]
 
     def reset(self) -> None:
         super().reset()  # type: ignore[misc]
@@ -97,6 +107,7 @@ class _TeacherLabels:
         """Record, for step ``pos``, the teacher's view of the observation and/or its labels."""
         if obs is not None and self.teacher_observations is not None:
             if isinstance(self.teacher_observations, dict):
+                assert isinstance(obs, dict)
                 for key, array in self.teacher_observations.items():
                     array[pos] = _fit(obs[key], array.shape[1:])
             else:
@@ -122,6 +133,7 @@ class _TeacherLabels:
 
     def get(self, batch_size: int | None = None) -> Generator:
         if not self.generator_ready:  # type: ignore[attr-defined]
+            # the same env-major flattening SB3 applies to every other field, keeping each env's order
             self.teacher_params = self.swap_and_flatten(self.teacher_params)  # type: ignore[attr-defined]
             if self.teacher_values is not None:
                 self.teacher_values = self.swap_and_flatten(self.teacher_values)  # type: ignore[attr-defined]

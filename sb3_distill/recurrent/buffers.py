@@ -9,7 +9,6 @@ the real rows apart, and the losses average over those only.
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from typing import NamedTuple
 
 import numpy as np
@@ -20,8 +19,7 @@ from sb3_contrib.common.recurrent.type_aliases import RNNStates
 from stable_baselines3.common.type_aliases import TensorDict
 from stable_baselines3.common.vec_env import VecNormalize
 
-from sb3_distill.common.buffers import _empty_for, _empty_like, _fit
-from sb3_distill.common.observation_normalizer import Obs
+from sb3_distill.common.buffers import _TeacherLabels
 
 __all__ = [
     "RecurrentDistillationDictRolloutBuffer",
@@ -63,13 +61,12 @@ class RecurrentDistillationDictRolloutBufferSamples(NamedTuple):
     teacher_values: th.Tensor | None
 
 
-class _RecurrentTeacherLabels:
-    """What both recurrent distillation buffers add to sb3-contrib's: teacher labels and, when needed, the
-    teacher's own view of each state (raw observations, or a privileged view).
-
-    The interface is the feed-forward buffers' (``add_teacher_step``, ``teacher_inputs``,
-    ``set_teacher_labels``, ``keep_teacher_observations``), so that the rollout hooks of
-    :class:`~sb3_distill.common.teacher_rollouts.TeacherLabelledRollouts` label these buffers unchanged.
+class _RecurrentTeacherLabels(_TeacherLabels):
+    """What both recurrent distillation buffers add to sb3-contrib's: the feed-forward buffers' teacher labels
+    and teacher views (``add_teacher_step``, ``teacher_inputs``, ``set_teacher_labels``), so that the rollout
+    hooks of :class:`~sb3_distill.common.teacher_rollouts.TeacherLabelledRollouts` label these buffers
+    unchanged, handed out padded into the minibatch's sequences. ``teacher_inputs`` is step-major (step 0 of
+    every environment first), the order of ``episode_starts.reshape(-1)``.
 
     :param hidden_state_shape: ``(n_steps, n_lstm_layers, n_envs, lstm_hidden_size)``, as sb3-contrib's
     :param n_teacher_params: width of the teacher's flat action-distribution parameters
@@ -77,11 +74,6 @@ class _RecurrentTeacherLabels:
     :param keep_teacher_observations: also store the observations the teacher sees
     :param teacher_observation_space: the space of those observations, when it is not the student's
     """
-
-    _samples_class: type
-    teacher_params: np.ndarray
-    teacher_values: np.ndarray | None
-    teacher_observations: np.ndarray | dict[str, np.ndarray] | None
 
     def __init__(
         self,
@@ -98,65 +90,14 @@ class _RecurrentTeacherLabels:
         keep_teacher_observations: bool = False,
         teacher_observation_space: spaces.Space | None = None,
     ):
-        self.n_teacher_params = n_teacher_params
-        self.keep_teacher_values = keep_teacher_values
-        self.keep_teacher_observations = keep_teacher_observations
-        self.teacher_observation_space = teacher_observation_space
-        super().__init__(  # type: ignore[call-arg]
+        self._keep_teacher(n_teacher_params, keep_teacher_values, keep_teacher_observations, teacher_observation_space)
+        # past _TeacherLabels' constructor to sb3-contrib's, which also takes the hidden states' shape
+        super(_TeacherLabels, self).__init__(  # type: ignore[call-arg]
             buffer_size, observation_space, action_space, hidden_state_shape, device, gae_lambda, gamma, n_envs=n_envs
         )
 
-    def reset(self) -> None:
-        super().reset()  # type: ignore[misc]
-        shape = (self.buffer_size, self.n_envs)  # type: ignore[attr-defined]
-        self.teacher_params = np.zeros((*shape, self.n_teacher_params), dtype=np.float32)
-        self.teacher_values = np.zeros(shape, dtype=np.float32) if self.keep_teacher_values else None
-        self.teacher_observations = None
-        if self.keep_teacher_observations:
-            if self.teacher_observation_space is None:
-                self.teacher_observations = _empty_like(self.observations)  # type: ignore[attr-defined]
-            else:
-                self.teacher_observations = _empty_for(self.teacher_observation_space, shape)
-
-    def add_teacher_step(self, pos: int, obs: Obs | None, params: th.Tensor | None, values: th.Tensor | None) -> None:
-        """Record, for step ``pos``, the teacher's view of the observation and/or its labels."""
-        if obs is not None and self.teacher_observations is not None:
-            if isinstance(self.teacher_observations, dict):
-                assert isinstance(obs, dict)
-                for key, array in self.teacher_observations.items():
-                    array[pos] = _fit(obs[key], array.shape[1:])
-            else:
-                assert not isinstance(obs, dict)
-                self.teacher_observations[pos] = _fit(obs, self.teacher_observations.shape[1:])
-        if params is not None:
-            self.teacher_params[pos] = params.cpu().numpy()
-        if values is not None and self.teacher_values is not None:
-            self.teacher_values[pos] = values.cpu().numpy().flatten()
-
-    def teacher_inputs(self) -> Obs:
-        """All observations of the rollout as the teacher must see them, ``[n_steps * n_envs, ...]``, step-major
-        (step 0 of every environment first), the order of ``episode_starts.reshape(-1)``."""
-        source = self.teacher_observations if self.teacher_observations is not None else self.observations  # type: ignore[attr-defined]
-        if isinstance(source, dict):
-            return {key: value.reshape(-1, *value.shape[2:]) for key, value in source.items()}
-        return source.reshape(-1, *source.shape[2:])
-
-    def set_teacher_labels(self, params: th.Tensor, values: th.Tensor | None) -> None:
-        """Store labels computed for ``teacher_inputs()`` (same order)."""
-        self.teacher_params[:] = params.cpu().numpy().reshape(self.teacher_params.shape)
-        if values is not None and self.teacher_values is not None:
-            self.teacher_values[:] = values.cpu().numpy().reshape(self.teacher_values.shape)
-
-    def get(self, batch_size: int | None = None) -> Generator:
-        if not self.generator_ready:  # type: ignore[attr-defined]
-            # the same env-major flattening sb3-contrib applies to every other field, keeping each env's order
-            self.teacher_params = self.swap_and_flatten(self.teacher_params)  # type: ignore[attr-defined]
-            if self.teacher_values is not None:
-                self.teacher_values = self.swap_and_flatten(self.teacher_values)  # type: ignore[attr-defined]
-        yield from super().get(batch_size)  # type: ignore[misc]
-
-    def _get_samples(self, batch_inds: np.ndarray, env_change: np.ndarray, env: VecNormalize | None = None):  # type: ignore[no-untyped-def]
-        samples = super()._get_samples(batch_inds, env_change, env)  # type: ignore[misc]
+    def _get_samples(self, batch_inds: np.ndarray, env_change: np.ndarray, env: VecNormalize | None = None):  # type: ignore[no-untyped-def, override]
+        samples = super(_TeacherLabels, self)._get_samples(batch_inds, env_change, env)  # type: ignore[misc]
         # sb3-contrib's _get_samples has just built self.pad / self.pad_and_flatten for this minibatch's sequences
         padded_size = len(samples.mask)
         teacher_params = self.pad(self.teacher_params[batch_inds]).reshape(padded_size, self.n_teacher_params)  # type: ignore[attr-defined]
