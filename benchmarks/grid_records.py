@@ -162,7 +162,7 @@ def _is_inside(path: str, folder: str) -> bool:
 
 
 def _normalized(path: str) -> str:
-    return os.path.normpath(path)
+    return os.path.abspath(path)  # the grid records some paths as given and some absolute
 
 
 def _read_json(path: str) -> dict[str, Any]:

@@ -255,12 +255,13 @@ def _benchmark_module(name):
     return module
 
 
-def test_saved_records_restore_a_grid_that_runs_only_what_had_not_finished(grid, tmp_path, capsys):
+def test_saved_records_restore_a_grid_that_runs_only_what_had_not_finished(grid, tmp_path, capsys, monkeypatch):
     """A results folder does not outlive its machine: benchmarks/grid_records.py keeps finished jobs' records
     and trained teachers in git, and restores them elsewhere, the corrupted teacher regenerated to the tensor."""
     records = _benchmark_module("grid_records")
     out, saved, restored = grid / "out", tmp_path / "saved", tmp_path / "restored"
-    counts = records.save(str(out), str(saved))
+    monkeypatch.chdir(grid)  # the folder as a grid is given it, relative; its teachers' paths are absolute
+    counts = records.save("out", str(saved))
     assert counts["teachers"] == 2 and counts["runs"] == 3  # the 2 failed runs are not kept
     models = sorted(path.relative_to(saved).as_posix() for path in saved.rglob("*.zip"))
     assert models == ["teachers/CartPole-v1/s0-original/CartPole-v1.zip"]  # the corrupted copy is regenerated
