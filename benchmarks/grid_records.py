@@ -5,14 +5,14 @@
     python benchmarks/grid_records.py restore docs/results/minatar results/minatar
 
 ``save`` keeps the spec, the records of every finished job (its JSON and CSV files, as
-``export_results.py`` keeps them) and the models of the teachers the grid trained (their .zip and
-``vecnormalize.pkl``). A job that has not finished is not kept: it runs again from its start. A corrupted
-teacher is not kept either: ``restore`` writes it again from its original, sigma and seed (the noise is
-seeded) and checks that its tensors equal the saved copy's (a SHA-256 of every tensor, in order), so a
-restored grid distils from the very teacher its finished runs had.
+``export_results.py`` keeps them) and, while an unfinished job still needs them, the models of the
+teachers the grid trained (their .zip and ``vecnormalize.pkl``). A job that has not finished is not kept:
+it runs again from its start. A corrupted teacher is not kept either: ``restore`` writes it again from its
+original, sigma and seed (the noise is seeded) and checks that its tensors equal the saved copy's (a
+SHA-256 of every tensor, in order), so a restored grid distils from the very teacher its finished runs had.
 
 Paths inside the records that point into the saved grid's folder are rewritten to the restored one's.
-``restore`` never replaces a file that is already there: a grid folder that holds newer work keeps it.
+``restore`` leaves a finished job that is already in the grid's folder as it is.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import shutil
 import zipfile
 from typing import Any
 
-from sb3_distill.bench.plan import TeacherJob, plan
+from sb3_distill.bench.plan import DistillJob, Plan, TeacherJob, plan
 from sb3_distill.bench.runner import DONE, read_done
 from sb3_distill.bench.spec import load_spec
 from sb3_distill.common.safe_loading import load_tensors
@@ -53,11 +53,14 @@ def tensors_digest(zip_path: str) -> str:
 def save(source: str, target: str) -> dict[str, int]:
     """Copy what ``restore`` needs of the grid in ``source`` to ``target``; return what was kept."""
     jobs = plan(load_spec(os.path.join(source, SPEC)), source)
+    for stale in ("teachers", "runs"):  # an earlier save's; everything it held is in ``source`` too
+        shutil.rmtree(os.path.join(target, stale), ignore_errors=True)
     os.makedirs(target, exist_ok=True)
+    needed = _teachers_still_needed(jobs)
     shutil.copy2(os.path.join(source, SPEC), os.path.join(target, SPEC))
     corrupted: dict[str, dict[str, Any]] = {}
     counts = {"teachers": 0, "runs": 0, "models": 0}
-    for job in [*jobs.teachers, *jobs.runs]:
+    for job in _jobs(jobs):
         done = read_done(job.folder)
         if done is None:
             continue
@@ -74,7 +77,7 @@ def save(source: str, target: str) -> dict[str, int]:
                     "seed": config["seed"],
                     "tensors_sha256": tensors_digest(model),
                 }
-            elif _is_inside(model, job.folder):  # a teacher the grid trained
+            elif _is_inside(model, job.folder) and job.folder in needed:  # a teacher the grid trained
                 for path in (model, os.path.join(os.path.dirname(model), STATISTICS)):
                     if os.path.exists(path):
                         shutil.copy2(path, os.path.join(target, job.key, os.path.relpath(path, job.folder)))
@@ -84,13 +87,32 @@ def save(source: str, target: str) -> dict[str, int]:
     return counts
 
 
+def _jobs(jobs: Plan) -> list[TeacherJob | DistillJob]:
+    return [*jobs.teachers, *jobs.runs]
+
+
+def _teachers_still_needed(jobs: Plan) -> set[str]:
+    """Folders of the teacher jobs that an unfinished job still reads, itself or through a corrupted copy: a
+    trained teacher's model is kept while the grid needs it, and left out of the records once it does not."""
+    originals = {job.folder: job.original_folder for job in jobs.teachers}
+    needed = set()
+    for job in _jobs(jobs):
+        if read_done(job.folder) is not None:
+            continue
+        if isinstance(job, TeacherJob):
+            needed.add(job.original_folder)
+        else:
+            needed.update((job.teacher_folder, originals.get(job.teacher_folder, job.teacher_folder)))
+    return needed
+
+
 def restore(records: str, folder: str) -> dict[str, int]:
     """Put the saved grid in ``records`` back into ``folder``, so that ``sb3-distill bench`` resumes there."""
     manifest = _read_json(os.path.join(records, MANIFEST))
     saved_folder = str(manifest["folder"])
     jobs = plan(load_spec(os.path.join(records, SPEC)), folder)
     counts = {"restored": 0, "regenerated": 0}
-    for job in [*jobs.teachers, *jobs.runs]:
+    for job in _jobs(jobs):
         saved = os.path.join(records, job.key)
         if not os.path.exists(os.path.join(saved, DONE)) or read_done(job.folder) is not None:
             continue
@@ -102,15 +124,17 @@ def restore(records: str, folder: str) -> dict[str, int]:
         counts["restored"] += 1
         corruption = manifest["corrupted"].get(job.key) if isinstance(job, TeacherJob) else None
         if corruption is not None:
-            _regenerate(corruption, job.folder, folder)
-            counts["regenerated"] += 1
+            counts["regenerated"] += _regenerate(corruption, job.folder, folder)
     return counts
 
 
-def _regenerate(corruption: dict[str, Any], job_folder: str, folder: str) -> None:
+def _regenerate(corruption: dict[str, Any], job_folder: str, folder: str) -> int:
+    """Write the corrupted teacher again (1), or nothing when its original is not there (0)."""
     model = os.path.join(job_folder, corruption["model"])
     source = corruption["corrupted_from"]
     original = os.path.join(folder, source[len("GRID/") :]) if source.startswith("GRID/") else source
+    if not os.path.exists(original):
+        return 0  # its original was not kept: no unfinished job needed either of them when the records were saved
     corrupt_model_file(original, model, float(corruption["sigma"]), int(corruption["seed"]))
     if tensors_digest(model) != corruption["tensors_sha256"]:
         shutil.rmtree(job_folder)  # not this grid's teacher: the grid makes it again, and its runs use the new one
@@ -119,6 +143,7 @@ def _regenerate(corruption: dict[str, Any], job_folder: str, folder: str) -> Non
             "other noise?). Its folder is removed, so the grid corrupts the teacher again; the runs it finished with "
             "the saved teacher are no longer comparable: remove their folders too."
         )
+    return 1
 
 
 def _copy_records(job_folder: str, target: str) -> None:

@@ -282,3 +282,20 @@ def test_saved_records_restore_a_grid_that_runs_only_what_had_not_finished(grid,
     with pytest.raises(SystemExit, match="differ from the saved one's"):
         records.restore(str(saved), str(tmp_path / "again"))
     assert not (tmp_path / "again" / "teachers" / "CartPole-v1" / "s0-corrupted0.05").exists()
+
+
+def test_saved_records_keep_no_teacher_model_once_every_job_finished(grid, tmp_path):
+    records = _benchmark_module("grid_records")
+    out = grid / "out"
+    runs = out / "runs" / "CartPole-v1"
+    failed = [runs / variant / "student-distill-smaller-s0" for variant in ("original", "corrupted0.05")]
+    try:
+        for folder in failed:  # as if the two failed runs had finished
+            (folder / "done.json").write_text(json.dumps({"key": str(folder.relative_to(out)), "status": "done"}))
+        counts = records.save(str(out), str(tmp_path / "saved"))
+    finally:
+        for folder in failed:
+            (folder / "done.json").unlink()
+    assert counts == {"teachers": 2, "runs": 5, "models": 0}
+    assert not list((tmp_path / "saved").rglob("*.zip"))
+    assert records.restore(str(tmp_path / "saved"), str(tmp_path / "restored")) == {"restored": 7, "regenerated": 0}
