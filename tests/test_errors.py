@@ -115,6 +115,17 @@ def test_unsupported_teacher_family_is_named():
         student.set_teacher(linear)
 
 
+@pytest.mark.parametrize("policy", ["LinearPolicy", "MlpPolicy"])
+def test_an_unsupported_teacher_family_from_a_zip_is_named(tmp_path, policy):
+    """An ARS zip is read like any other (its policy takes no learning-rate schedule), then refused by name."""
+    sb3_contrib = pytest.importorskip("sb3_contrib")
+
+    sb3_contrib.ARS(policy, "CartPole-v1", seed=0).save(tmp_path / "ars.zip")
+    student = small(PPD, make_vec_env("CartPole-v1", n_envs=2))
+    with pytest.raises(ValueError, match=r"A ARS(Linear)?Policy cannot teach: supported teachers are actor-critic"):
+        student.set_teacher(str(tmp_path / "ars.zip"))
+
+
 def test_wrong_teacher_type():
     with pytest.raises(TypeError, match="int"):
         small(PPD, identity_vec_env("discrete")).set_teacher(42)

@@ -247,12 +247,15 @@ def policy_from_zip(path: str, device: th.device | str, trust_pickle: bool) -> B
     if not (isinstance(policy_class, type) and issubclass(policy_class, BasePolicy)):
         raise ValueError(f"Teacher {path!r} has policy class {policy_class!r}, which is not an SB3 policy.")
     kwargs = dict(data.get("policy_kwargs") or {})
-    if "use_sde" in inspect.signature(policy_class.__init__).parameters:
+    parameters = inspect.signature(policy_class.__init__).parameters
+    if "use_sde" in parameters:
         kwargs.setdefault("use_sde", data.get("use_sde", False))
+    if "lr_schedule" in parameters:  # policies without an optimizer (sb3-contrib's ARS) take none
+        kwargs["lr_schedule"] = _constant_zero
     # The weights are overwritten below; forking keeps the student's random stream untouched by the
     # teacher's initialisation, so a run is reproducible whether its teacher is an object or a file.
     with th.random.fork_rng(devices=[]):
-        policy = policy_class(data["observation_space"], data["action_space"], _constant_zero, **kwargs)
+        policy = policy_class(data["observation_space"], data["action_space"], **kwargs)
     policy.load_state_dict(state_dict)
     return policy.to(device)
 
