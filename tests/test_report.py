@@ -368,3 +368,18 @@ def test_a_damaged_random_scores_cache_is_named(tmp_path, capsys, text, problem)
     assert main(["report", str(tmp_path), "--reps", "50"]) == 2
     assert re.search(re.escape(f"error: {tmp_path / 'random_scores.json'} ") + problem, capsys.readouterr().err)
     assert not (tmp_path / "report.md").exists()
+
+
+def test_steps_to_90_percent_say_when_evaluations_average_fewer_episodes_than_the_final_score(tmp_path):
+    """One 5-episode evaluation can cross 0.9 by chance where the 20-episode final score stays below it."""
+    for seed in range(3):
+        write_run(tmp_path, "CartPole-v1", "ppd", "smaller", seed, 500.0, 400.0, eval_episodes=20)
+        path = tmp_path / "runs" / "CartPole-v1" / "original" / f"ppd-smaller-s{seed}" / "evaluations.csv"
+        path.write_text("timesteps,mean_return,std_return,episodes\n500,460,40,5\n1000,400,40,5\n")
+    table = steps_table(read_runs(str(tmp_path)), "original")
+    assert "| classic | smaller | ppd | 500 | 3/3 |" in table  # the noisy evaluation at 500 counts as reaching it
+    assert "Each evaluation during training averages 5 episodes, the final score 20" in table
+    for seed in range(3):  # evaluations as long as the final score's: nothing to warn about
+        path = tmp_path / "runs" / "CartPole-v1" / "original" / f"ppd-smaller-s{seed}" / "evaluations.csv"
+        path.write_text(path.read_text().replace(",5\n", ",20\n"))
+    assert "averages" not in steps_table(read_runs(str(tmp_path)), "original")
