@@ -37,7 +37,7 @@ def main() -> None:
     teacher = load_teacher(TEACHER)
     teacher_return, _ = evaluate_policy(teacher, positions(1, 100), n_eval_episodes=20)
     for seed in args.seeds:
-        model = RecurrentPPD(
+        model = RecurrentPPD(  # the settings of tests/test_recurrent_students.py's LSTM_STUDENT
             "MlpLstmPolicy",
             positions(8, seed),
             teacher=teacher,

@@ -467,24 +467,25 @@ def test_a_teacher_that_does_not_fit_is_refused(algorithm, cartpole_teacher):
 # ---------------------------------------------------------------------- learning
 
 
+#: The LSTM student of the blind-CartPole learning tests (tests/test_recurrent_teachers.py too; its seeds are
+#: measured by benchmarks/recurrent_student_seeds.py, which repeats these settings).
+LSTM_STUDENT = dict(
+    n_steps=32,
+    batch_size=256,
+    n_epochs=10,
+    learning_rate=lambda progress_remaining: 1e-3 * progress_remaining,  # decays to 0: a steady final policy
+    device="cpu",
+    policy_kwargs=dict(lstm_hidden_size=64, enable_critic_lstm=False, net_arch=[64], ortho_init=False),
+)
+
+
 @pytest.mark.slow
 def test_a_recurrent_student_blind_to_velocities_learns_what_the_full_state_teacher_does(cartpole_teacher):
     """CartPole: the teacher (bundled, trained on the full state) reads positions and velocities; the LSTM student
     reads the cart position and pole angle only, and recovers the motion from its memory."""
     teacher_return, _ = evaluate_policy(cartpole_teacher, cartpole(n_envs=1, seed=100), n_eval_episodes=10)
     assert teacher_return >= 475
-    model = RecurrentPPD(
-        "MlpLstmPolicy",
-        blind_cartpole(n_envs=8),
-        teacher=cartpole_teacher,
-        n_steps=32,
-        batch_size=256,
-        n_epochs=10,
-        learning_rate=lambda progress_remaining: 1e-3 * progress_remaining,  # decays to 0: a steady final policy
-        seed=0,
-        device="cpu",
-        policy_kwargs=dict(lstm_hidden_size=64, enable_critic_lstm=False, net_arch=[64], ortho_init=False),
-    )
+    model = RecurrentPPD("MlpLstmPolicy", blind_cartpole(n_envs=8), teacher=cartpole_teacher, seed=0, **LSTM_STUDENT)
     model.learn(LEARNING_BUDGET)
     deployed = make_vec_env(lambda: SelectObservation(gym.make("CartPole-v1"), [0, 2]), 1, seed=100)
     student_return, _ = evaluate_policy(model, deployed, n_eval_episodes=20)

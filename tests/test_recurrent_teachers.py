@@ -21,6 +21,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecFrameStack
 from sb3_distill import PPD, ObservationGroups, SharedObservation, StudentDistill, TeacherDistill, load_teacher
 from sb3_distill.common.teacher import RecurrentTeacher
 from sb3_distill.envs.partial import SelectObservation, SplitObservation
+from tests.test_recurrent_students import LSTM_STUDENT
 from tests.test_teacher_views import N_ENVS, Counting, _View, counting_env, per_env
 
 TEACHER_ZIP = Path(__file__).parent / "teachers" / "rppo-CartPolePositions.zip"
@@ -115,18 +116,7 @@ def test_a_recurrent_teacher_distils_into_a_recurrent_student():
     positions = make_vec_env(lambda: SelectObservation(gym.make("CartPole-v1"), [0, 2]), 1, seed=100)
     teacher_return, _ = evaluate_policy(teacher, positions, n_eval_episodes=20)
     env = make_vec_env(lambda: SelectObservation(gym.make("CartPole-v1"), [0, 2]), 8, seed=0)
-    model = RecurrentPPD(
-        "MlpLstmPolicy",
-        env,
-        teacher=teacher,
-        n_steps=32,
-        batch_size=256,
-        n_epochs=10,
-        learning_rate=lambda progress_remaining: 1e-3 * progress_remaining,  # decays to 0: a steady final policy
-        seed=0,
-        device="cpu",
-        policy_kwargs=dict(lstm_hidden_size=64, enable_critic_lstm=False, net_arch=[64], ortho_init=False),
-    )
+    model = RecurrentPPD("MlpLstmPolicy", env, teacher=teacher, seed=0, **LSTM_STUDENT)
     model.learn(60_000)
     student_return, _ = evaluate_policy(model, positions, n_eval_episodes=20)
     assert student_return >= 0.9 * teacher_return, (student_return, teacher_return)
