@@ -23,7 +23,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 from sb3_distill import envs
 from sb3_distill.cli.main import main
 from sb3_distill.evaluation import EVAL_SEED_OFFSET, evaluation_env, score
-from sb3_distill.experiment import DistillConfig, distill, resume
+from sb3_distill.experiment import ConfigError, DistillConfig, distill, resume
 from sb3_distill.experiment.zoo_layout import ZooLayout, latest_run_id, write_zoo_files, zoo_env_name
 from sb3_distill.runs import RunInterrupted
 from sb3_distill.teachers import bundled_teacher_path
@@ -137,6 +137,90 @@ def test_enjoy_replays_the_student_with_its_statistics(zoo_run):
     assert normalized.mean > 60  # clearly better than random (≈ 22)
     raw = score(student, evaluation_env(ENV, 0), EPISODES)
     assert abs(raw.mean - normalized.mean) > 25, (raw, normalized)
+
+
+def _enjoy(logs, algo: str, seed: int) -> list[float]:
+    """The episode returns of the real ``rl_zoo3.enjoy`` on run 1 of ``logs/algo``, seeded as our evaluation."""
+    command = [
+        sys.executable, "-m", "rl_zoo3.enjoy", "--algo", algo, "--env", ENV, "-f", str(logs), "--exp-id", "1",
+        "-n", "2600", "--no-render", "--deterministic", "--seed", str(seed + EVAL_SEED_OFFSET), "--device", "cpu",
+        "--num-threads", "1",
+    ]  # fmt: skip
+    enjoyed = subprocess.run(command, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+    assert enjoyed.returncode == 0, enjoyed.stderr
+    return [float(value) for value in re.findall(r"^Episode Reward: (\S+)$", enjoyed.stdout, re.MULTILINE)]
+
+
+@pytest.mark.parametrize(
+    ("memory", "algo", "policy"),
+    [(["--frame-stack", "3"], "ppo", "MlpPolicy"), (["--recurrent"], "ppo_lstm", "MlpLstmPolicy")],
+    ids=["frame-stack", "recurrent"],
+)
+def test_enjoy_replays_a_student_with_memory(tmp_path, memory, algo, policy):
+    """A frame-stacked student's config.yml names its stack, and a recurrent student (a RecurrentPPO) goes to
+    the Zoo's ``ppo_lstm/``: the real enjoy replays each one's evaluation episodes with the returns the run
+    recorded. Unstacked observations would not fit the frame-stacked student (its input is 3 times as long),
+    and ``--algo ppo`` does not carry an LSTM state from step to step."""
+    pytest.importorskip("rl_zoo3")
+    logs = tmp_path / "logs"
+    code, printed = _quiet_main([*RUN, *memory, "--log-folder", str(logs)])
+    assert code == 0, printed
+    run = logs / algo / f"{ENV}_1"
+    assert f"python -m rl_zoo3.enjoy --algo {algo} --env {ENV} -f {logs} --exp-id 1" in printed
+    config_yml = yaml.safe_load((run / ENV / "config.yml").read_text())
+    assert config_yml["policy"] == policy and config_yml.get("frame_stack") == (3 if "--frame-stack" in memory else None)
+    assert json.loads((run / "results.json").read_text())["zoo_layout"]["algo"] == algo
+
+    returns = _enjoy(logs, algo, seed=0)
+    assert len(returns) >= EPISODES  # CartPole's episodes end by 500 steps
+    recorded = json.loads((run / "results.json").read_text())["student_mean_return"]
+    assert sum(returns[:EPISODES]) / EPISODES == pytest.approx(recorded)
+
+
+def test_an_agent_the_zoo_trained_with_a_frame_stack_is_evaluated_on_stacked_observations(tmp_path):
+    """The real ``rl_zoo3.train`` with ``frame_stack: 2`` records it in a ``config.yml`` tagged as a Python
+    ``OrderedDict``: ``evaluate`` reads it without building objects and plays enjoy's episodes, return for
+    return (unstacked, the agent's input would be half as long and it could not act at all)."""
+    pytest.importorskip("rl_zoo3")
+    from sb3_distill.deploy import evaluate, find_deployable
+
+    logs = tmp_path / "logs"
+    command = [
+        sys.executable, "-m", "rl_zoo3.train", "--algo", "ppo", "--env", ENV, "-n", "4096", "-f", str(logs),
+        "--seed", "3", "--device", "cpu", "--num-threads", "1", "--eval-freq", "-1",
+        "--hyperparams", "frame_stack:2", "n_envs:2",
+    ]  # fmt: skip
+    trained = subprocess.run(command, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert trained.returncode == 0, trained.stderr
+    folder = logs / "ppo" / f"{ENV}_1"
+    assert (folder / ENV / "config.yml").read_text().startswith("!!python/object/apply:collections.OrderedDict")
+
+    assert find_deployable(str(folder)).frame_stack == 2
+    ours = evaluate(str(folder), episodes=EPISODES, seed=0)
+    assert list(ours.episode_returns) == _enjoy(logs, "ppo", seed=0)[:EPISODES]
+
+
+def test_the_zoo_yaml_reader_takes_the_ordered_dict_and_runs_no_code(tmp_path):
+    from collections import OrderedDict
+
+    from sb3_distill.common.yaml_files import load_zoo_yaml
+
+    saved = OrderedDict([("frame_stack", 2), ("policy_kwargs", "dict(net_arch=[64])"), ("env_wrapper", None)])
+    assert load_zoo_yaml(yaml.dump(saved)) == dict(saved)  # what rl_zoo3's _save_config writes
+    marker = tmp_path / "ran"
+    for text in (
+        f'!!python/object/apply:os.system ["touch {marker}"]',
+        f"!!python/object/apply:collections.OrderedDict\n- !!python/object/apply:os.system ['touch {marker}']\n",
+    ):
+        with pytest.raises(yaml.YAMLError):
+            load_zoo_yaml(text)
+    assert not marker.exists()
+
+
+def test_a_student_no_zoo_config_can_describe_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="stack frames on top of the Atari suite's 4"):
+        distill(DistillConfig(env="ALE/Pong-v5", teacher=None, frame_stack=2), zoo_log_folder=str(tmp_path / "logs"))
+    assert not (tmp_path / "logs").exists()  # refused before the run's folder is made
 
 
 def test_the_zoo_folder_is_a_teacher_that_scores_as_the_student_did(zoo_run, tmp_path):

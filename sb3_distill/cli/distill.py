@@ -47,8 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-folder",
         metavar="DIR",
-        help="write the run in the RL Zoo's layout, DIR/ppo/<Env>_<id>/ with the Zoo's next free id, so that "
-        "python -m rl_zoo3.enjoy --algo ppo --env ENV -f DIR --exp-id ID runs the student (not with --out)",
+        help="write the run in the RL Zoo's layout, DIR/ppo/<Env>_<id>/ (DIR/ppo_lstm/ for a recurrent student) with "
+        "the Zoo's next free id, so that python -m rl_zoo3.enjoy --algo ppo --env ENV -f DIR --exp-id ID runs the "
+        "student (not with --out)",
     )
     parser.add_argument("--n-envs", type=int, default=DEFAULTS.n_envs, help="parallel environments")
     parser.add_argument(

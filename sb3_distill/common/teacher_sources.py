@@ -27,6 +27,7 @@ from sb3_distill.common.compatibility import check_teacher_fits
 from sb3_distill.common.teacher_views import teacher_view_of
 from sb3_distill.common.observation_normalizer import ObservationNormalizer
 from sb3_distill.common.safe_loading import read_model_zip
+from sb3_distill.common.yaml_files import load_zoo_yaml
 from sb3_distill.common.teacher import DEFAULT_Q_TEMPERATURE, Teacher, TeacherNormalization, as_normalizer, make_teacher
 
 HUB_PREFIX = "hf://"
@@ -143,16 +144,29 @@ def zoo_env_id(folder: str) -> str:
     return re.sub(r"_\d+$", "", os.path.basename(os.path.normpath(folder)))
 
 
+def _zoo_saved(folder: str, name: str) -> dict[str, Any]:
+    """A Zoo run folder's ``<Env>/<name>`` (``args.yml``, ``config.yml``), read without building objects
+    (the Zoo's own files are tagged ``OrderedDict`` mappings); empty when missing or unreadable."""
+    try:
+        with open(os.path.join(folder, zoo_env_id(folder), name), encoding="utf-8") as file:
+            saved = load_zoo_yaml(file.read())
+    except (OSError, ValueError, yaml.YAMLError):
+        return {}
+    return saved if isinstance(saved, dict) else {}
+
+
 def _zoo_args_env(folder: str) -> str | None:
     """The Gymnasium id in a Zoo run folder's ``<Env>/args.yml`` (``ALE/Pong-v5`` where the folder says
-    ``ALE-Pong-v5``), when it is plain YAML (sb3-distill writes it so; the Zoo's own holds Python tags)."""
-    try:
-        with open(os.path.join(folder, zoo_env_id(folder), "args.yml"), encoding="utf-8") as file:
-            args = yaml.safe_load(file)
-    except (OSError, ValueError, yaml.YAMLError):
-        return None
-    env = args.get("env") if isinstance(args, dict) else None
+    ``ALE-Pong-v5``)."""
+    env = _zoo_saved(folder, "args.yml").get("env")
     return env if isinstance(env, str) and env else None
+
+
+def zoo_frame_stack(folder: str) -> int:
+    """The ``frame_stack`` of a Zoo run folder's ``<Env>/config.yml``: the agent reads its last N observations
+    (the Zoo's ``create_test_env`` stacks them on top of ``VecNormalize``); 1 when none is named."""
+    frame_stack = _zoo_saved(folder, "config.yml").get("frame_stack")
+    return frame_stack if isinstance(frame_stack, int) and not isinstance(frame_stack, bool) and frame_stack > 1 else 1
 
 
 def _recorded_teacher(folder: str) -> str | None:

@@ -16,7 +16,13 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from sb3_distill import envs
 from sb3_distill.common.observation_normalizer import read_vec_normalize
-from sb3_distill.common.teacher_sources import CONFIG_FILE, policy_from_zip, resolve_file_source, teacher_env_id
+from sb3_distill.common.teacher_sources import (
+    CONFIG_FILE,
+    policy_from_zip,
+    resolve_file_source,
+    teacher_env_id,
+    zoo_frame_stack,
+)
 from sb3_distill.evaluation import evaluation_env
 
 #: What a distillation run folder holds (``sb3_distill.experiment.distillation_run`` writes them).
@@ -108,8 +114,10 @@ def find_deployable(source: str, env: str | None = None, best: bool = False) -> 
             f"Nothing beside {zip_path!r} says which environment it runs in (no config.json, no RL Zoo folder name). "
             "Name it: --env ENV_ID (from Python: env='ENV_ID')."
         )
-    envs.check_env_id(env_id)
+    suite = envs.check_env_id(env_id)
     frame_stack, student_observation = _recorded_view(zip_path)
+    if os.path.isdir(source) and frame_stack == 1 and suite.name != "atari":  # Atari: the suite stacks 4 itself
+        frame_stack = zoo_frame_stack(source)
     return Deployable(zip_path, stats, env_id, frame_stack, student_observation)
 
 

@@ -39,7 +39,7 @@ from sb3_distill.deploy.export import ExportResult, ParityError, export
 from sb3_distill.deploy.graph import NotExportable
 from sb3_distill.evaluation import EVAL_SEED_OFFSET
 from sb3_distill.experiment.distillation_run import RunResult, read_result
-from sb3_distill.experiment.zoo_layout import zoo_env_name, zoo_hyperparams
+from sb3_distill.experiment.zoo_layout import zoo_algo, zoo_env_name, zoo_hyperparams
 
 #: The Hub's file name of the statistics (``rl_zoo3.push_to_hub``'s; run folders call theirs ``vecnormalize.pkl``).
 HUB_VECNORMALIZE_FILE = "vec_normalize.pkl"
@@ -146,11 +146,9 @@ def package(
         config.steps,
         {**config.algorithm_params(), "policy_kwargs": model.policy_kwargs},
         vec_normalize,
+        config.frame_stack,
+        config.recurrent,
     )
-    if config.recurrent:  # the policy the run built the student with (sb3-contrib's name of it)
-        hyperparams["policy"] = envs.suite_of(config.env).policy.replace("Policy", "LstmPolicy")
-    if config.frame_stack > 1 and envs.suite_of(config.env).name != "atari":
-        hyperparams["frame_stack"] = config.frame_stack
     record(_write_text(os.path.join(out, "config.yml"), _yaml(hyperparams)))
     if zoo_ready:
         args = {
@@ -244,10 +242,10 @@ def _algorithm(recurrent: bool) -> tuple[str, type[BaseAlgorithm]]:
     if recurrent:
         from sb3_contrib import RecurrentPPO
 
-        return "ppo_lstm", RecurrentPPO
+        return zoo_algo(recurrent), RecurrentPPO
     from stable_baselines3 import PPO
 
-    return "ppo", PPO
+    return zoo_algo(recurrent), PPO
 
 
 def _check_loads(

@@ -8,9 +8,10 @@ A run folder holds::
     evaluations.csv, best_model.*   with ``eval_every``: the learning curve and the best student
     tb/                             TensorBoard logs
 
-With ``zoo_log_folder`` the run folder is ``<zoo_log_folder>/ppo/<Env>_<id>/``, and a finished run also holds
-the RL Zoo's ``<Env>.zip`` and ``<Env>/`` (``config.yml``, ``args.yml``, ``vecnormalize.pkl``), so that
-``python -m rl_zoo3.enjoy --algo ppo --env <Env> -f <zoo_log_folder> --exp-id <id>`` runs the student
+With ``zoo_log_folder`` the run folder is ``<zoo_log_folder>/<algo>/<Env>_<id>/`` (``<algo>``: ``ppo``, or
+``ppo_lstm`` for a recurrent student), and a finished run also holds the RL Zoo's ``<Env>.zip`` and ``<Env>/``
+(``config.yml``, ``args.yml``, ``vecnormalize.pkl``), so that
+``python -m rl_zoo3.enjoy --algo <algo> --env <Env> -f <zoo_log_folder> --exp-id <id>`` runs the student
 (see :mod:`sb3_distill.experiment.zoo_layout`).
 
 :func:`distill` starts a run and :func:`resume` continues one from its latest usable checkpoint, with the
@@ -51,6 +52,7 @@ from sb3_distill.experiment.zoo_layout import (
     check_zoo_env,
     new_zoo_run_dir,
     write_zoo_files,
+    zoo_algo,
     zoo_args,
     zoo_hyperparams,
 )
@@ -120,7 +122,7 @@ def distill(
     :param command: the command line that started the run, recorded in ``results.json``
     :param device: the torch device of the student and the teacher (``auto``: CUDA when available)
     :param tensorboard_log: the TensorBoard folder; ``None``: ``tb/`` in the run folder
-    :param zoo_log_folder: write the run in the RL Zoo's layout, to ``<zoo_log_folder>/ppo/<Env>_<id>/`` with the
+    :param zoo_log_folder: write the run in the RL Zoo's layout, to ``<zoo_log_folder>/<algo>/<Env>_<id>/`` with the
         Zoo's next free ``<id>``, and add the Zoo's files when it finishes (also when it finishes after
         :func:`resume`). Exclusive with ``out_dir``, which would name the run folder a second time
     :raises RunInterrupted: a SIGINT or SIGTERM stopped training; a checkpoint was saved
@@ -140,13 +142,20 @@ def distill(
     zoo = None
     if zoo_log_folder is not None:
         check_zoo_env(env_id)
-        if config.student_observation is not None or config.frame_stack > 1:
+        if config.student_observation is not None:
             raise ConfigError(
-                "--log-folder: the RL Zoo's layout names no wrapper that selects the student's entries or stacks its "
-                "frames, so rl_zoo3.enjoy would run the student on other observations; give --out instead.",
-                "student_observation" if config.student_observation is not None else "frame_stack",
+                "--log-folder: the RL Zoo's layout names no wrapper that selects the student's entries, so "
+                "rl_zoo3.enjoy would run the student on other observations; give --out instead.",
+                "student_observation",
             )
-        out_dir = new_zoo_run_dir(zoo_log_folder, env_id)
+        if config.frame_stack > 1 and envs.suite_of(env_id).name == "atari":
+            raise ConfigError(
+                "--log-folder: the student would stack frames on top of the Atari suite's 4, and the RL Zoo's "
+                "config names one frame stack only, so rl_zoo3.enjoy would run the student on other observations; "
+                "give --out instead.",
+                "frame_stack",
+            )
+        out_dir = new_zoo_run_dir(zoo_log_folder, env_id, zoo_algo(config.recurrent))
         zoo = ZooLayout.of_run(out_dir, env_id)
     folder = RunFolder(out_dir or default_run_dir(config))
     if zoo is not None:
@@ -483,6 +492,8 @@ def _train(
                     config.steps,
                     {**config.algorithm_params(), "policy_kwargs": student.policy_kwargs},
                     vec_normalize,
+                    config.frame_stack,
+                    config.recurrent,
                 ),
                 zoo_args(env_id, zoo, config.seed, config.steps, config.n_envs, config.method),
                 command,
@@ -529,11 +540,7 @@ def _train(
     if verbose:
         print(f"student saved to {os.path.join(out, STUDENT_FILE)}; TensorBoard logs in {student.tensorboard_log}")
         if zoo is not None:
-            run_id = os.path.basename(out).rsplit("_", 1)[-1]
-            print(
-                f"RL Zoo run folder {out}: python -m rl_zoo3.enjoy --algo ppo --env {env_id} -f {zoo.log_folder} "
-                f"--exp-id {run_id}"
-            )
+            print(f"RL Zoo run folder {out}: {zoo.enjoy_command(env_id, out)}")
     return RunResult(out, config, teacher_score, student_score, student.num_timesteps, checkpoint is not None, record)
 
 

@@ -1,7 +1,7 @@
-"""Run folders in the RL Zoo's layout, ``<log_folder>/ppo/<Env>_<id>/``, so that ``rl_zoo3.enjoy`` runs the student.
+"""Run folders in the RL Zoo's layout, ``<log_folder>/<algo>/<Env>_<id>/``, so that ``rl_zoo3.enjoy`` runs the student.
 
 A distillation run with ``zoo_log_folder`` (``sb3-distill distill --log-folder DIR``) goes to
-``DIR/ppo/<Env>_<id>/``, ``<id>`` being the Zoo's next free id (its ``get_latest_run_id`` + 1), and keeps
+``DIR/<algo>/<Env>_<id>/``, ``<id>`` being the Zoo's next free id (its ``get_latest_run_id`` + 1), and keeps
 every file of an ordinary run folder (``student.zip``, ``vecnormalize.pkl``, ``results.json``,
 ``checkpoints/``, ``best_model.zip`` ...). When it finishes, it also writes what the Zoo's ``enjoy``,
 ``record_video`` and ``push_to_hub`` read::
@@ -14,7 +14,8 @@ every file of an ordinary run folder (``student.zip``, ``vecnormalize.pkl``, ``r
     <Env>/command.txt           the command line, when there is one
 
 ``<Env>`` is the Zoo's name of the environment: its Gymnasium id with ``/`` replaced by ``-``. The students
-of every method are PPO models, so the algorithm folder is always ``ppo``. Each file is written under a
+of every method are PPO models, so ``<algo>`` is ``ppo``, or the Zoo's ``ppo_lstm`` (sb3-contrib's
+``RecurrentPPO``) for a recurrent student. Each file is written under a
 temporary name and renamed, so a kill never leaves a half-written ``<Env>.zip`` for enjoy to load. This
 module does not import ``rl_zoo3`` (``pip install 'sb3-distill[zoo]'`` installs it for enjoy).
 """
@@ -36,8 +37,10 @@ from stable_baselines3.common.vec_env import VecNormalize
 from sb3_distill import envs
 from sb3_distill.common.atomic_files import DamagedRecord, atomic_path, read_json_record
 
-#: The Zoo's algorithm folder of the students: every method's student is a PPO model.
+#: The Zoo's algorithm folder of the students: every method's student is a PPO model ...
 ZOO_ALGO = "ppo"
+#: ... and a recurrent student a RecurrentPPO one, which the Zoo calls ``ppo_lstm``.
+ZOO_RECURRENT_ALGO = "ppo_lstm"
 #: The key of the layout in checkpoint manifests and ``results.json``.
 ZOO_KEY = "zoo_layout"
 #: Suites whose environments the Zoo's ``create_test_env`` cannot rebuild (``gym.spec`` does not know them).
@@ -78,12 +81,17 @@ def check_zoo_env(env_id: str) -> None:
         )
 
 
-def new_zoo_run_dir(log_folder: str, env_id: str) -> str:
-    """Create and return ``<log_folder>/ppo/<Env>_<id>`` with the Zoo's next free ``<id>``.
+def zoo_algo(recurrent: bool) -> str:
+    """The Zoo's name of the student's algorithm (its folder in the log folder, enjoy's ``--algo``)."""
+    return ZOO_RECURRENT_ALGO if recurrent else ZOO_ALGO
+
+
+def new_zoo_run_dir(log_folder: str, env_id: str, algo: str = ZOO_ALGO) -> str:
+    """Create and return ``<log_folder>/<algo>/<Env>_<id>`` with the Zoo's next free ``<id>``.
 
     The folder is created exclusively, so two runs started together never share an id.
     """
-    algo_folder = os.path.join(os.path.abspath(log_folder), ZOO_ALGO)
+    algo_folder = os.path.join(os.path.abspath(log_folder), algo)
     env_name = zoo_env_name(env_id)
     try:
         os.makedirs(algo_folder, exist_ok=True)
@@ -105,20 +113,28 @@ def new_zoo_run_dir(log_folder: str, env_id: str) -> str:
 class ZooLayout:
     """That a run folder is a Zoo run folder, as its manifests and ``results.json`` store it.
 
-    :param log_folder: the Zoo's log folder (absolute), the run being ``<log_folder>/ppo/<Env>_<id>``
+    :param log_folder: the Zoo's log folder (absolute), the run being ``<log_folder>/<algo>/<Env>_<id>``
     :param env_name: ``<Env>``
+    :param algo: the Zoo's name of the student's algorithm (:func:`zoo_algo`)
     """
 
     log_folder: str
     env_name: str
+    algo: str = ZOO_ALGO
 
     def to_dict(self) -> dict[str, str]:
-        return {"log_folder": self.log_folder, "algo": ZOO_ALGO, "env_name": self.env_name}
+        return {"log_folder": self.log_folder, "algo": self.algo, "env_name": self.env_name}
+
+    def enjoy_command(self, env_id: str, run_dir: str) -> str:
+        """The Zoo's command that replays the run's student."""
+        run_id = os.path.basename(os.path.normpath(run_dir)).rsplit("_", 1)[-1]
+        return f"python -m rl_zoo3.enjoy --algo {self.algo} --env {env_id} -f {self.log_folder} --exp-id {run_id}"
 
     @classmethod
     def of_run(cls, run_dir: str, env_id: str) -> ZooLayout:
-        """The layout of ``run_dir`` = ``<log_folder>/ppo/<Env>_<id>``."""
-        return cls(os.path.dirname(os.path.dirname(os.path.abspath(run_dir))), zoo_env_name(env_id))
+        """The layout of ``run_dir`` = ``<log_folder>/<algo>/<Env>_<id>``."""
+        algo_folder = os.path.dirname(os.path.abspath(run_dir))
+        return cls(os.path.dirname(algo_folder), zoo_env_name(env_id), os.path.basename(algo_folder))
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any], run_dir: str) -> ZooLayout | None:
@@ -129,7 +145,8 @@ class ZooLayout:
         stored = record.get(ZOO_KEY)
         if not isinstance(stored, Mapping):
             return None
-        return cls(os.path.dirname(os.path.dirname(os.path.abspath(run_dir))), str(stored["env_name"]))
+        algo = str(stored.get("algo", ZOO_ALGO))
+        return cls(os.path.dirname(os.path.dirname(os.path.abspath(run_dir))), str(stored["env_name"]), algo)
 
 
 def stored_zoo_layout(run_dir: str) -> ZooLayout | None:
@@ -149,17 +166,29 @@ def stored_zoo_layout(run_dir: str) -> ZooLayout | None:
 
 
 def zoo_hyperparams(
-    env_id: str, n_envs: int, steps: int, algorithm_params: Mapping[str, Any], vec_normalize: VecNormalize | None
+    env_id: str,
+    n_envs: int,
+    steps: int,
+    algorithm_params: Mapping[str, Any],
+    vec_normalize: VecNormalize | None,
+    frame_stack: int = 1,
+    recurrent: bool = False,
 ) -> dict[str, Any]:
     """``<Env>/config.yml``: the hyperparameters in the form the Zoo's ``get_saved_hyperparams`` reads.
 
     ``normalize`` is ``True`` for observations and rewards (the Zoo's meaning of ``true``), the Zoo's
     ``dict(norm_obs=..., norm_reward=...)`` text otherwise, and ``False`` without statistics; Atari runs get
-    the wrapper and frame stack the run evaluated with. Only plain data is written (``yaml.safe_dump``):
-    algorithm arguments of other types are left out.
+    the wrapper and frame stack the run evaluated with, and other runs the student's own frame stack (the
+    Zoo's ``create_test_env`` stacks on top of ``VecNormalize``, as runs do). Only plain data is written
+    (``yaml.safe_dump``): algorithm arguments of other types are left out.
+
+    :param frame_stack: the student's ``VecFrameStack`` (on Atari, where the suite stacks 4 frames already,
+        the Zoo's config cannot name a second stack: the caller refuses it)
+    :param recurrent: the student is a ``RecurrentPPO`` (its policy is the suite's ``LstmPolicy``)
     """
     suite = envs.suite_of(env_id)
-    hyperparams: dict[str, Any] = {"policy": suite.policy, "n_envs": n_envs, "n_timesteps": steps}
+    policy = suite.policy.replace("Policy", "LstmPolicy") if recurrent else suite.policy
+    hyperparams: dict[str, Any] = {"policy": policy, "n_envs": n_envs, "n_timesteps": steps}
     for name, value in algorithm_params.items():
         if name == "policy_kwargs":  # the Zoo's form: Python text it evaluates, e.g. dict(activation_fn=nn.Tanh, ...)
             text = _python_text(value) if value else None
@@ -181,13 +210,15 @@ def zoo_hyperparams(
             {"stable_baselines3.common.atari_wrappers.AtariWrapper": {"terminal_on_life_loss": False, "clip_reward": False}}
         ]
         hyperparams["frame_stack"] = FRAME_STACK
+    elif frame_stack > 1:
+        hyperparams["frame_stack"] = frame_stack
     return dict(sorted(hyperparams.items()))
 
 
 def zoo_args(env_id: str, layout: ZooLayout, seed: int, steps: int, n_envs: int, method: str) -> dict[str, Any]:
     """``<Env>/args.yml``: what the Zoo's tools read from it (``env``, ``env_kwargs``) and the run's basics."""
     return {
-        "algo": ZOO_ALGO,
+        "algo": layout.algo,
         "env": env_id,
         "env_kwargs": None,
         "log_folder": layout.log_folder,
