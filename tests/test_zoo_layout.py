@@ -177,14 +177,12 @@ def test_enjoy_replays_a_student_with_memory(tmp_path, memory, algo, policy):
     assert sum(returns[:EPISODES]) / EPISODES == pytest.approx(recorded)
 
 
-def test_an_agent_the_zoo_trained_with_a_frame_stack_is_evaluated_on_stacked_observations(tmp_path):
-    """The real ``rl_zoo3.train`` with ``frame_stack: 2`` records it in a ``config.yml`` tagged as a Python
-    ``OrderedDict``: ``evaluate`` reads it without building objects and plays enjoy's episodes, return for
-    return (unstacked, the agent's input would be half as long and it could not act at all)."""
+@pytest.fixture(scope="module")
+def zoo_stacked_agent(tmp_path_factory):
+    """(log folder, run folder) of an agent the real ``rl_zoo3.train`` trained with ``frame_stack: 2``, which it
+    records in a ``config.yml`` tagged as a Python ``OrderedDict``."""
     pytest.importorskip("rl_zoo3")
-    from sb3_distill.deploy import evaluate, find_deployable
-
-    logs = tmp_path / "logs"
+    logs = tmp_path_factory.mktemp("zoo_stacked") / "logs"
     command = [
         sys.executable, "-m", "rl_zoo3.train", "--algo", "ppo", "--env", ENV, "-n", "4096", "-f", str(logs),
         "--seed", "3", "--device", "cpu", "--num-threads", "1", "--eval-freq", "-1",
@@ -194,7 +192,15 @@ def test_an_agent_the_zoo_trained_with_a_frame_stack_is_evaluated_on_stacked_obs
     assert trained.returncode == 0, trained.stderr
     folder = logs / "ppo" / f"{ENV}_1"
     assert (folder / ENV / "config.yml").read_text().startswith("!!python/object/apply:collections.OrderedDict")
+    return logs, folder
 
+
+def test_an_agent_the_zoo_trained_with_a_frame_stack_is_evaluated_on_stacked_observations(zoo_stacked_agent):
+    """``evaluate`` reads the Zoo's tagged ``config.yml`` without building objects and plays enjoy's episodes,
+    return for return (unstacked, the agent's input would be half as long and it could not act at all)."""
+    from sb3_distill.deploy import evaluate, find_deployable
+
+    logs, folder = zoo_stacked_agent
     assert find_deployable(str(folder)).frame_stack == 2
     ours = evaluate(str(folder), episodes=EPISODES, seed=0)
     assert list(ours.episode_returns) == _enjoy(logs, "ppo", seed=0)[:EPISODES]
@@ -215,6 +221,15 @@ def test_the_zoo_yaml_reader_takes_the_ordered_dict_and_runs_no_code(tmp_path):
         with pytest.raises(yaml.YAMLError):
             load_zoo_yaml(text)
     assert not marker.exists()
+
+
+def test_a_zoo_agent_with_a_frame_stack_is_refused_as_a_teacher_before_training(zoo_stacked_agent, tmp_path, capsys):
+    _, folder = zoo_stacked_agent
+    out = tmp_path / "student"
+    assert main(["distill", "--teacher", str(folder), "--steps", "256", "--out", str(out), "--no-progress"]) == 2
+    error = capsys.readouterr().err
+    assert f"reads its last 2 observations (frame_stack: 2 in {folder / ENV / 'config.yml'})" in error
+    assert "distil from an agent trained without frame_stack" in error and not out.exists()
 
 
 def test_a_student_no_zoo_config_can_describe_is_refused(tmp_path):

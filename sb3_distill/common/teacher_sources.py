@@ -28,6 +28,7 @@ from sb3_distill.common.teacher_views import teacher_view_of
 from sb3_distill.common.observation_normalizer import ObservationNormalizer
 from sb3_distill.common.safe_loading import read_model_zip
 from sb3_distill.common.yaml_files import load_zoo_yaml
+from sb3_distill.envs.suites import suite_of
 from sb3_distill.common.teacher import DEFAULT_Q_TEMPERATURE, Teacher, TeacherNormalization, as_normalizer, make_teacher
 
 HUB_PREFIX = "hf://"
@@ -79,6 +80,7 @@ def load_teacher(
     elif isinstance(source, BasePolicy):
         teacher = make_teacher(source, normalizer, None, temperature)
     elif isinstance(source, (str, os.PathLike)):
+        _refuse_stacked_zoo_teacher(os.fspath(source))
         zip_path, stats_path, label = resolve_file_source(os.fspath(source), best)
         policy = policy_from_zip(zip_path, device, trust_pickle)
         if normalizer is None:
@@ -160,6 +162,21 @@ def _zoo_args_env(folder: str) -> str | None:
     ``ALE-Pong-v5``)."""
     env = _zoo_saved(folder, "args.yml").get("env")
     return env if isinstance(env, str) and env else None
+
+
+def _refuse_stacked_zoo_teacher(source: str) -> None:
+    """Refuse an RL Zoo agent that reads its last N observations outside Atari (where the suite stacks them
+    for student and teacher alike): a teacher is given one observation of each state the student visits."""
+    if not os.path.isdir(source) or _recorded_teacher(source) is not None:
+        return
+    frame_stack = zoo_frame_stack(source)
+    env_id = _zoo_args_env(source) or zoo_env_id(source)
+    if frame_stack > 1 and suite_of(env_id).name != "atari":
+        raise ValueError(
+            f"The RL Zoo agent {source!r} reads its last {frame_stack} observations (frame_stack: {frame_stack} in "
+            f"{os.path.join(source, zoo_env_id(source), 'config.yml')}), and a teacher reads one observation of each "
+            "state: distil from an agent trained without frame_stack (a student may stack its own: --frame-stack)."
+        )
 
 
 def zoo_frame_stack(folder: str) -> int:
