@@ -19,6 +19,7 @@ from typing import Any
 
 import torch as th
 
+from sb3_distill.common.frame_stacked_teacher import FrameStackedTeacher, frame_stacked
 from sb3_distill.common.safe_loading import load_tensors
 from sb3_distill.common.teacher import DEFAULT_Q_TEMPERATURE, Teacher, make_teacher
 from sb3_distill.common.teacher_sources import TeacherSource, load_teacher, resolve_file_source
@@ -59,7 +60,8 @@ def corrupt_teacher(source: TeacherSource, sigma: float = PAPER_SIGMA, seed: int
     policy = copy.deepcopy(teacher.policy)
     add_gaussian_noise(policy.parameters(), sigma, seed)
     label = f"{teacher.source or type(source).__name__} (corrupted, sigma={sigma}, seed={seed})"
-    return make_teacher(policy, teacher.obs_normalizer, label, getattr(teacher, "temperature", DEFAULT_Q_TEMPERATURE))
+    corrupted = make_teacher(policy, teacher.obs_normalizer, label, getattr(teacher, "temperature", DEFAULT_Q_TEMPERATURE))
+    return frame_stacked(corrupted, teacher.n_stack if isinstance(teacher, FrameStackedTeacher) else 1)
 
 
 def corrupt_model_file(source: str, out: str, sigma: float = PAPER_SIGMA, seed: int | None = None, best: bool = False) -> str:

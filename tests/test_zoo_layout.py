@@ -223,13 +223,21 @@ def test_the_zoo_yaml_reader_takes_the_ordered_dict_and_runs_no_code(tmp_path):
     assert not marker.exists()
 
 
-def test_a_zoo_agent_with_a_frame_stack_is_refused_as_a_teacher_before_training(zoo_stacked_agent, tmp_path, capsys):
+def test_a_zoo_agent_with_a_frame_stack_teaches_stacking_the_observations_itself(zoo_stacked_agent, tmp_path):
+    """The teacher is given one observation per state and stacks its last 2 itself: the run scores it as
+    ``evaluate`` (behind the Zoo's frame stack) does, episode for episode, and a student without a stack, which
+    reads the plain observation, reaches 0.9 of it (measured: teacher 338.9, student 476.2 over 20 episodes)."""
+    from sb3_distill.deploy import evaluate
+
     _, folder = zoo_stacked_agent
     out = tmp_path / "student"
-    assert main(["distill", "--teacher", str(folder), "--steps", "256", "--out", str(out), "--no-progress"]) == 2
-    error = capsys.readouterr().err
-    assert f"reads its last 2 observations (frame_stack: 2 in {folder / ENV / 'config.yml'})" in error
-    assert "distil from an agent trained without frame_stack" in error and not out.exists()
+    argv = ["distill", "--teacher", str(folder), "--method", "student-distill", "--steps", "16384", "--out", str(out)]
+    code, printed = _quiet_main([*argv, "--eval-episodes", "20", "--no-progress"])
+    assert code == 0, printed
+    result = json.loads((out / "results.json").read_text())
+    assert result["teacher_mean_return"] == evaluate(str(folder), episodes=20, seed=0).mean
+    assert result["teacher_mean_return"] > 100  # 4,096 steps of the Zoo's PPO: it balances (random: about 22)
+    assert result["student_mean_return"] >= 0.9 * result["teacher_mean_return"], result
 
 
 def test_a_student_no_zoo_config_can_describe_is_refused(tmp_path):

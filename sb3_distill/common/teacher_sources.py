@@ -24,6 +24,7 @@ from stable_baselines3.common.preprocessing import is_image_space, is_image_spac
 from stable_baselines3.common.utils import get_device
 
 from sb3_distill.common.compatibility import check_teacher_fits
+from sb3_distill.common.frame_stacked_teacher import FrameStackedTeacher, frame_stacked
 from sb3_distill.common.teacher_views import teacher_view_of
 from sb3_distill.common.observation_normalizer import ObservationNormalizer
 from sb3_distill.common.safe_loading import read_model_zip
@@ -48,6 +49,7 @@ def load_teacher(
     trust_pickle: bool = False,
     device: th.device | str = "auto",
     temperature: float = DEFAULT_Q_TEMPERATURE,
+    frame_stack: int | None = None,
 ) -> Teacher:
     """Load a frozen teacher from a model, a zip, an RL Zoo run folder or a Hub id.
 
@@ -67,9 +69,18 @@ def load_teacher(
     :param trust_pickle: unpickle the files' objects without the allow-list (only for files you trust)
     :param device: where the teacher's network runs
     :param temperature: τ of a DQN or QR-DQN teacher's softmax(Q / τ)
+    :param frame_stack: the teacher's policy reads its last N observations, stacked (SB3's ``VecFrameStack``):
+        it is given one observation per state and stacks them itself
+        (:class:`~sb3_distill.common.frame_stacked_teacher.FrameStackedTeacher`). ``None``: the ``frame_stack``
+        of an RL Zoo run folder's ``config.yml`` (outside Atari, whose suite stacks frames for both), else 1
     """
     device = get_device(device)
     normalizer = as_normalizer(teacher_vecnormalize, trust_pickle)
+    if frame_stack is not None and frame_stack < 1:
+        raise ValueError(f"frame_stack must be positive, got {frame_stack}.")
+    if isinstance(source, FrameStackedTeacher):  # its stack is rebuilt below, around its own teacher
+        frame_stack = frame_stack or source.n_stack
+        source = source.inner
     if isinstance(source, Teacher) and normalizer is None:
         teacher = source  # already built: a Teacher keeps its own statistics and temperature
     elif isinstance(source, Teacher):
@@ -80,7 +91,8 @@ def load_teacher(
     elif isinstance(source, BasePolicy):
         teacher = make_teacher(source, normalizer, None, temperature)
     elif isinstance(source, (str, os.PathLike)):
-        _refuse_stacked_zoo_teacher(os.fspath(source))
+        if frame_stack is None:
+            frame_stack = _zoo_teacher_frame_stack(os.fspath(source))
         zip_path, stats_path, label = resolve_file_source(os.fspath(source), best)
         policy = policy_from_zip(zip_path, device, trust_pickle)
         if normalizer is None:
@@ -93,6 +105,7 @@ def load_teacher(
             "The teacher must be an SB3 model or policy, the path of an SB3 .zip, an RL Zoo run folder "
             f"or 'hf://ORG/REPO'; got {type(source).__name__}."
         )
+    teacher = frame_stacked(teacher, frame_stack or 1)
     teacher.to(device)
     if env is not None:
         view = teacher_view_of(env)
@@ -164,19 +177,13 @@ def _zoo_args_env(folder: str) -> str | None:
     return env if isinstance(env, str) and env else None
 
 
-def _refuse_stacked_zoo_teacher(source: str) -> None:
-    """Refuse an RL Zoo agent that reads its last N observations outside Atari (where the suite stacks them
-    for student and teacher alike): a teacher is given one observation of each state the student visits."""
+def _zoo_teacher_frame_stack(source: str) -> int:
+    """The frame stack of an RL Zoo run folder's agent that the teacher must apply itself: its ``frame_stack``
+    outside Atari (whose suite stacks frames for student and teacher alike); 1 for any other source."""
     if not os.path.isdir(source) or _recorded_teacher(source) is not None:
-        return
+        return 1
     frame_stack = zoo_frame_stack(source)
-    env_id = _zoo_args_env(source) or zoo_env_id(source)
-    if frame_stack > 1 and suite_of(env_id).name != "atari":
-        raise ValueError(
-            f"The RL Zoo agent {source!r} reads its last {frame_stack} observations (frame_stack: {frame_stack} in "
-            f"{os.path.join(source, zoo_env_id(source), 'config.yml')}), and a teacher reads one observation of each "
-            "state: distil from an agent trained without frame_stack (a student may stack its own: --frame-stack)."
-        )
+    return frame_stack if suite_of(_zoo_args_env(source) or zoo_env_id(source)).name != "atari" else 1
 
 
 def zoo_frame_stack(folder: str) -> int:
