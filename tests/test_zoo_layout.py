@@ -240,6 +240,21 @@ def test_a_zoo_agent_with_a_frame_stack_teaches_stacking_the_observations_itself
     assert result["student_mean_return"] >= 0.9 * result["teacher_mean_return"], result
 
 
+def test_a_plain_zip_of_a_stacked_agent_takes_its_frame_stack_from_the_command_line(zoo_stacked_agent, tmp_path, capsys):
+    """The zip alone does not say that it reads its last 2 observations: the shape error names the fix."""
+    _, folder = zoo_stacked_agent
+    zip_path = str(folder / f"{ENV}.zip")
+    argv = ["distill", "--teacher", zip_path, "--env", ENV, "--steps", "256", "--eval-episodes", "20", "--no-progress"]
+    assert main([*argv, "--out", str(tmp_path / "refused")]) == 2
+    assert "--teacher-frame-stack 2" in capsys.readouterr().err
+    assert main([*argv, "--teacher-frame-stack", "2", "--out", str(tmp_path / "run")]) == 0
+    result = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert result["config"]["teacher_frame_stack"] == 2
+    from sb3_distill.deploy import evaluate
+
+    assert result["teacher_mean_return"] == evaluate(str(folder), episodes=20, seed=0).mean
+
+
 def test_a_student_no_zoo_config_can_describe_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="stack frames on top of the Atari suite's 4"):
         distill(DistillConfig(env="ALE/Pong-v5", teacher=None, frame_stack=2), zoo_log_folder=str(tmp_path / "logs"))

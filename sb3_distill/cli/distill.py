@@ -87,6 +87,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the student reads its last N observations (VecFrameStack on the student's side; default 1)",
     )
     parser.add_argument(
+        "--teacher-frame-stack",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the teacher was trained on its last N observations (VecFrameStack): it is given one per state and "
+        "stacks them itself (default: an RL Zoo folder's frame_stack, else 1)",
+    )
+    parser.add_argument(
         "--recurrent",
         action="store_true",
         default=None,
@@ -165,6 +173,7 @@ def config_from_args(args: argparse.Namespace) -> DistillConfig:
         normalize=args.normalize,
         student_observation=args.student_observation,
         frame_stack=args.frame_stack,
+        teacher_frame_stack=args.teacher_frame_stack,
         recurrent=bool(args.recurrent),
         preset=args.preset,
         params=parse_params(args.param),

@@ -84,8 +84,26 @@ def check_teacher_fits(
                 f"ObservationGroups(venv, student_keys=[...], teacher_keys={named}) so that the teacher reads those "
                 "keys and the student only its own."
             )
+        stacked = _stacked_vectors(teacher_observation_space, student_observation_space)
+        hint = (
+            f" The teacher reads {stacked} times as many entries: if it was trained on its last {stacked} observations "
+            f"(VecFrameStack), say so, and it stacks them itself: load_teacher(..., frame_stack={stacked}), "
+            f"--teacher-frame-stack {stacked}."
+            if stacked
+            else ""
+        )
         raise ValueError(
             "The teacher and the student have different observation shapes: "
             f"teacher {teacher_observation_space}, student {student_observation_space}. "
-            "Use the teacher's environment with the same wrappers (frame stacking, image transposition, ...)."
+            "Use the teacher's environment with the same wrappers (frame stacking, image transposition, ...)." + hint
         )
+
+
+def _stacked_vectors(teacher: spaces.Space, student: spaces.Space) -> int:
+    """How many of the student's vector observations the teacher's would hold end to end (0: not a stack)."""
+    if not (isinstance(teacher, spaces.Box) and isinstance(student, spaces.Box)):
+        return 0
+    if len(teacher.shape) != 1 or len(student.shape) != 1 or not student.shape[0]:
+        return 0
+    count, left = divmod(teacher.shape[0], student.shape[0])
+    return count if count > 1 and not left else 0

@@ -163,6 +163,9 @@ class DistillConfig:
     :param max_divergence: stop when a minibatch's distillation term exceeds it (a KL in nats); ``None``: no limit
     :param best: for an RL Zoo folder, take ``best_model.zip``
     :param trust_pickle: read the teacher's files without the allow-list of safe types (only files you trust)
+    :param teacher_frame_stack: the teacher was trained on its last N observations (``VecFrameStack``); it is
+        given one per state and stacks them itself. ``None``: an RL Zoo folder's ``frame_stack`` (outside
+        Atari), else 1
     """
 
     teacher: str | None = None
@@ -192,6 +195,7 @@ class DistillConfig:
     max_divergence: float | None = DEFAULT_MAX_DIVERGENCE
     best: bool = False
     trust_pickle: bool = False
+    teacher_frame_stack: int | None = None
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
@@ -228,6 +232,7 @@ class DistillConfig:
         if self.student_observation is not None:
             put("student_observation", parse_entries(self.student_observation))
         _integer("frame_stack", self.frame_stack, 1)
+        _integer("teacher_frame_stack", 1 if self.teacher_frame_stack is None else self.teacher_frame_stack, 1)
         if not isinstance(self.recurrent, bool):
             raise ConfigError(f"recurrent must be True or False, got {self.recurrent!r}.", "recurrent")
         if self.preset is not None:

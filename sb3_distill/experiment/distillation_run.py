@@ -206,7 +206,13 @@ def _new_student(
     suite = envs.suite_of(env_id)
     method = METHODS[config.method]
     algorithm = method.student_algorithm(config.recurrent)
-    teacher = load_teacher(teacher_path, best=config.best, trust_pickle=config.trust_pickle, temperature=config.temperature)
+    teacher = load_teacher(
+        teacher_path,
+        best=config.best,
+        trust_pickle=config.trust_pickle,
+        temperature=config.temperature,
+        frame_stack=config.teacher_frame_stack,
+    )
     arguments: dict[str, Any] = config.algorithm_arguments()
     if not config.recurrent:  # the recurrent students take no presets (the config refuses one)
         arguments["preset"] = config.preset
