@@ -255,6 +255,26 @@ def test_a_plain_zip_of_a_stacked_agent_takes_its_frame_stack_from_the_command_l
     assert result["teacher_mean_return"] == evaluate(str(folder), episodes=20, seed=0).mean
 
 
+def test_a_corrupted_copy_of_a_stacked_agent_records_its_frame_stack(zoo_stacked_agent, tmp_path):
+    """The copy's zip alone would not say that its agent reads 2 stacked observations: its config.json does,
+    and the copy teaches from its folder as it scored when it was written."""
+    from sb3_distill.deploy import evaluate
+
+    _, folder = zoo_stacked_agent
+    copy = tmp_path / "corrupted"
+    argv = ["corrupt", "--teacher", str(folder), "--sigma", "0.05", "--out", str(copy / f"{ENV}.zip")]
+    code, printed = _quiet_main([*argv, "--eval-episodes", "20"])
+    assert code == 0, printed
+    record = json.loads((copy / "config.json").read_text())
+    assert record["frame_stack"] == 2
+    assert record["original_mean_return"] == evaluate(str(folder), episodes=20, seed=0).mean
+    out = tmp_path / "student"
+    argv = ["distill", "--teacher", str(copy), "--steps", "256", "--eval-episodes", "20", "--out", str(out)]
+    code, printed = _quiet_main([*argv, "--no-progress"])
+    assert code == 0, printed
+    assert json.loads((out / "results.json").read_text())["teacher_mean_return"] == record["corrupted_mean_return"]
+
+
 def test_a_student_no_zoo_config_can_describe_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="stack frames on top of the Atari suite's 4"):
         distill(DistillConfig(env="ALE/Pong-v5", teacher=None, frame_stack=2), zoo_log_folder=str(tmp_path / "logs"))

@@ -71,8 +71,9 @@ def load_teacher(
     :param temperature: τ of a DQN or QR-DQN teacher's softmax(Q / τ)
     :param frame_stack: the teacher's policy reads its last N observations, stacked (SB3's ``VecFrameStack``):
         it is given one observation per state and stacks them itself
-        (:class:`~sb3_distill.common.frame_stacked_teacher.FrameStackedTeacher`). ``None``: the ``frame_stack``
-        of an RL Zoo run folder's ``config.yml`` (outside Atari, whose suite stacks frames for both), else 1
+        (:class:`~sb3_distill.common.frame_stacked_teacher.FrameStackedTeacher`). ``None``: what the folder
+        records (:func:`source_frame_stack`: an RL Zoo run folder's ``frame_stack`` outside Atari, a
+        ``corrupt`` folder's), else 1
     """
     device = get_device(device)
     normalizer = as_normalizer(teacher_vecnormalize, trust_pickle)
@@ -92,7 +93,7 @@ def load_teacher(
         teacher = make_teacher(source, normalizer, None, temperature)
     elif isinstance(source, (str, os.PathLike)):
         if frame_stack is None:
-            frame_stack = _zoo_teacher_frame_stack(os.fspath(source))
+            frame_stack = source_frame_stack(os.fspath(source))
         zip_path, stats_path, label = resolve_file_source(os.fspath(source), best)
         policy = policy_from_zip(zip_path, device, trust_pickle)
         if normalizer is None:
@@ -177,11 +178,19 @@ def _zoo_args_env(folder: str) -> str | None:
     return env if isinstance(env, str) and env else None
 
 
-def _zoo_teacher_frame_stack(source: str) -> int:
-    """The frame stack of an RL Zoo run folder's agent that the teacher must apply itself: its ``frame_stack``
-    outside Atari (whose suite stacks frames for student and teacher alike); 1 for any other source."""
-    if not os.path.isdir(source) or _recorded_teacher(source) is not None:
+def source_frame_stack(source: str) -> int:
+    """How many observations the agent of a folder reads, stacked, that a teacher must stack itself: the
+    ``frame_stack`` a ``corrupt`` folder's ``config.json`` records, or an RL Zoo run folder's ``config.yml``
+    names outside Atari (whose suite stacks frames for student and teacher alike); 1 for any other source."""
+    if not os.path.isdir(source):
         return 1
+    if _recorded_teacher(source) is not None:
+        try:
+            with open(os.path.join(source, CONFIG_FILE)) as file:
+                recorded = json.load(file).get("frame_stack", 1)
+        except (OSError, ValueError, AttributeError):
+            return 1
+        return recorded if isinstance(recorded, int) and not isinstance(recorded, bool) and recorded > 1 else 1
     frame_stack = zoo_frame_stack(source)
     return frame_stack if suite_of(_zoo_args_env(source) or zoo_env_id(source)).name != "atari" else 1
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
-from sb3_distill.common.teacher_sources import CONFIG_FILE, load_teacher, teacher_env_id
+from sb3_distill.common.teacher_sources import CONFIG_FILE, load_teacher, source_frame_stack, teacher_env_id
 from sb3_distill.corruption import corrupt_model_file, search_sigma
 from sb3_distill.experiment.configs import ConfigError, CorruptionConfig
 from sb3_distill.evaluation import Score, evaluation_env, random_score, score
@@ -54,12 +54,15 @@ def corrupt(config: CorruptionConfig, out_path: str, verbose: int = 1, command: 
     assert config.sigma is not None  # a config without target_fraction has one
     out = corrupt_model_file(config.teacher, out_path, config.sigma, config.seed, best=config.best)
     env_id = config.env or teacher_env_id(config.teacher)
+    # the copy's zip alone does not say that its agent reads stacked observations: its record does
+    frame_stack = source_frame_stack(config.teacher)
     record: dict[str, Any] = {
         "command": command,
         "env": env_id,
         "corrupted_from": config.teacher,
         "sigma": config.sigma,
         "seed": config.seed,
+        **({"frame_stack": frame_stack} if frame_stack > 1 else {}),
     }
     if verbose:
         print(f"corrupted teacher written to {out}")
@@ -67,7 +70,13 @@ def corrupt(config: CorruptionConfig, out_path: str, verbose: int = 1, command: 
     if env_id is not None:
         for name, source in (("original", config.teacher), ("corrupted", out)):
             env = evaluation_env(env_id, config.seed)
-            teacher = load_teacher(source, env=env, best=config.best and name == "original", trust_pickle=config.trust_pickle)
+            teacher = load_teacher(
+                source,
+                env=env,
+                best=config.best and name == "original",
+                trust_pickle=config.trust_pickle,
+                frame_stack=frame_stack,
+            )
             scores[name] = score(teacher, env, config.eval_episodes)
             record[f"{name}_mean_return"] = scores[name].mean
             if verbose:
@@ -92,10 +101,12 @@ def _corrupt_to_target(
             f"env must be given to learn sigma for target_fraction {target}: {config.teacher!r} names no environment.", "env"
         )
 
+    frame_stack = source_frame_stack(config.teacher)
+
     def evaluate(source: str, best: bool) -> Score:
         env = evaluation_env(env_id, config.seed)
         try:
-            teacher = load_teacher(source, env=env, best=best, trust_pickle=config.trust_pickle)
+            teacher = load_teacher(source, env=env, best=best, trust_pickle=config.trust_pickle, frame_stack=frame_stack)
             return score(teacher, env, config.eval_episodes)
         finally:
             env.close()
@@ -149,6 +160,7 @@ def _corrupt_to_target(
         "corrupted_from": config.teacher,
         "sigma": search.sigma,
         "seed": config.seed,
+        **({"frame_stack": frame_stack} if frame_stack > 1 else {}),
         "target_fraction": target,
         "tolerance": config.tolerance,
         "max_evaluations": config.max_evaluations,
