@@ -121,11 +121,6 @@ class FrameStackedTeacher(Teacher):
         stacked = self._stack(frames, episode_starts).reshape(n_steps * n_envs, -1)
         return self.inner._label(obs_as_tensor(stacked, self.policy.device), with_values)  # type: ignore[arg-type]
 
-    def label(self, obs: Obs, with_values: bool = False) -> tuple[th.Tensor, th.Tensor | None]:
-        raise RuntimeError(
-            "A frame-stacked teacher labels states in the order they were visited (label_sequence), not one by one."
-        )
-
     @th.no_grad()
     def act(self, obs: Obs, episode_starts: np.ndarray | None = None) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
         frames = self._frames(obs)

@@ -93,6 +93,10 @@ class Teacher:
         :param obs: a batch of observations, shaped as in the rollout buffer
         :param with_values: also return the teacher's value estimates
         """
+        if self.recurrent:
+            raise RuntimeError(
+                f"A {self.kind} teacher labels states in the order they were visited (label_sequence), not one by one."
+            )
         return self._label(self._obs_tensor(obs), with_values)
 
     @th.no_grad()
@@ -215,11 +219,6 @@ class RecurrentTeacher(ActorCriticTeacher):
             return tensor.reshape(n_envs, n_steps, *tensor.shape[1:]).transpose(0, 1).reshape(tensor.shape)
 
         return step_major(action_params(distribution)), step_major(values) if with_values else None
-
-    def label(self, obs: Obs, with_values: bool = False) -> tuple[th.Tensor, th.Tensor | None]:
-        raise RuntimeError(
-            "A recurrent teacher labels states in the order they were visited (label_sequence), not one by one."
-        )
 
     @th.no_grad()
     def act(self, obs: Obs, episode_starts: np.ndarray | None = None) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
