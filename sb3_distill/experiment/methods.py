@@ -143,7 +143,10 @@ def check_algorithm_arguments(
         parameter = signature.parameters[name]
         default = parameter.default
         takes_number = isinstance(default, (int, float)) and not isinstance(default, bool)
-        if takes_number and isinstance(value, str) and not (takes_schedule(parameter) and is_zoo_schedule(value)):
+        # an argument annotated "... | str" reads its own text form (the constructor checks it before training)
+        takes_text = "str" in (part.strip() for part in str(parameter.annotation).split("|"))
+        zoo_schedule = takes_schedule(parameter) and is_zoo_schedule(value) if isinstance(value, str) else False
+        if takes_number and isinstance(value, str) and not takes_text and not zoo_schedule:
             schedules = " or an RL Zoo schedule such as lin_3e-4" if takes_schedule(parameter) else ""
             raise ValueError(f"{where}: {name} expects a number{schedules}, got {value!r}.")
         if name == "policy_kwargs":

@@ -10,7 +10,6 @@ from stable_baselines3.common.type_aliases import MaybeCallback
 
 from sb3_distill.common.observation_normalizer import Obs
 from sb3_distill.common.teacher_rollouts import LabelledBuffer
-from sb3_distill.common.training_guard import TrainingDiverged
 from sb3_distill.student_distill.student_distill import StudentDistill
 
 SelfTeacherDistill = TypeVar("SelfTeacherDistill", bound="TeacherDistill")
@@ -33,19 +32,17 @@ class TeacherDistill(StudentDistill):
         super()._start_rollout(n_envs)
         self._require_teacher().reset_noise(n_envs)
 
+    def _init_mixing(self, teacher_action_prob: Any, use_sde: bool, policy_kwargs: Any) -> None:
+        if teacher_action_prob not in (0, 0.0):
+            raise ValueError(
+                "teacher-distill executes the teacher's action at every step (DAgger's β = 1); teacher_action_prob "
+                f"mixes student-distill's rollouts (StudentDistill), got {teacher_action_prob!r}."
+            )
+        super()._init_mixing(0.0, use_sde, policy_kwargs)
+
     def _act(self, obs: Obs) -> tuple[np.ndarray, th.Tensor, th.Tensor, th.Tensor | None, th.Tensor | None]:
         """The teacher's actions, with its labels and values of the states it acts in."""
-        teacher = self._require_teacher()
-        try:
-            # a recurrent teacher resets its state where an episode starts
-            actions_tensor, teacher_params, teacher_values = teacher.act(self._teacher_view(obs), self._last_episode_starts)
-        except ValueError as error:  # torch refuses to build a distribution from NaN parameters
-            if "invalid values" not in str(error):
-                raise
-            raise TrainingDiverged(self._bad_teacher_message()) from error
-        actions = actions_tensor.cpu().numpy()
-        if teacher.squash_output and not self.policy.squash_output:
-            actions = self.policy.unscale_action(actions)  # the teacher's [-1, 1] units -> the environment's
+        actions, teacher_params, teacher_values = self._teacher_act(obs)
         # The student's values and log-probabilities of the teacher's actions are not used.
         values = log_probs = th.zeros(len(actions))
         return actions, values, log_probs, teacher_params, teacher_values
