@@ -123,3 +123,13 @@ def test_the_run_api_takes_beta_from_params(tmp_path):
     )
     assert result.record["params"]["teacher_action_prob"] == "lin:1:0:1024"
     assert result.timesteps >= 1024
+
+
+def test_a_dagger_student_learns_the_bundled_teacher(tmp_path):
+    """The bundled CartPole-v1 teacher (500) into the smaller student, β from 1 to 0 over the first half of
+    20k steps. Measured: 500.0 over 20 episodes (477.6 with β = 0, the same run otherwise)."""
+    config = DistillConfig(
+        method="student-distill", student="smaller", steps=20_000, params={"teacher_action_prob": "lin:1:0:10000"}
+    )
+    result = distill(config, str(tmp_path / "run"), verbose=0)
+    assert result.student_score.mean >= 0.9 * result.teacher_score.mean, (result.student_score, result.teacher_score)
