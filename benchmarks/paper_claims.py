@@ -223,11 +223,15 @@ def progress(grids: Sequence[str]) -> list[str]:
     """One line per grid: its finished runs against the runs its committed spec plans, and its settings that
     differ from today's defaults."""
     lines = []
+    unfinished = []
     for out in grids:
         name = os.path.basename(os.path.normpath(out))
         runs = read_runs(out)
         spec = os.path.join(out, "spec.yaml")
-        planned = f" of {len(plan(load_spec(spec), out).runs)} planned" if os.path.exists(spec) else ""
+        count = len(plan(load_spec(spec), out).runs) if os.path.exists(spec) else None
+        planned = f" of {count} planned" if count is not None else ""
+        if count is not None and len(runs) < count:
+            unfinished.append(f"`{name}`")
         epochs = sorted({str(e) for e in (ppd_epochs(run) for run in runs) if e is not None})
         said = f"`{out}`: {len(runs)} finished runs{planned}"
         if planned:
@@ -238,6 +242,11 @@ def progress(grids: Sequence[str]) -> list[str]:
         if name in SHARED_CLIP_GRIDS:
             said += "; actor and critic gradients clipped together (before issue 16)"
         lines.append(f"- {said}.")
+    if unfinished:
+        lines.append(
+            f"\n**Partial:** {', '.join(unfinished)} {'is' if len(unfinished) == 1 else 'are'} still running. Every "
+            "table and verdict below is of the finished runs only, and can change when the rest finish."
+        )
     return lines
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
 
 from tests.test_report import corrupted_record, write_random_scores, write_run, write_teacher
@@ -106,6 +107,7 @@ def test_the_summary_gives_each_claim_the_verdict_its_records_support(tmp_path):
     on = "(on MinAtar/Asterix-v1, MinAtar/Breakout-v1)"
     assert f"`{table_1}`: 54 finished runs of 54 planned {on}." in page
     assert f"`{table_2}`: 18 finished runs of 18 planned {on}." in page
+    assert "**Partial:**" not in page
 
 
 def test_the_summary_pairs_runs_only_where_they_share_a_teacher(tmp_path):
@@ -114,8 +116,12 @@ def test_the_summary_pairs_runs_only_where_they_share_a_teacher(tmp_path):
     table_1, table_2 = tmp_path / "minatar", tmp_path / "imperfect"
     make_table_1_grid(table_1, {env: "train" for env in ENVS})
     make_table_2_grid(table_2, {env: "train" for env in ENVS})
+    unfinished = next(path for path in table_2.rglob("done.json") if path.parent.name.startswith("ppo-"))
+    shutil.rmtree(unfinished.parent)  # one run of the second grid has not finished
     page = paper_claims().summary([str(table_1), str(table_2)], REPS)
 
     assert "minatar larger: ppd > ppo" not in verdicts(page)
+    assert f"`{table_2}`: 17 finished runs of 18 planned" in page
+    assert "**Partial:** `imperfect` is still running." in page
     assert "| here, minatar" not in page.split("## Table 7", 1)[1].split("\n## ", 1)[0]
     assert verdicts(page)["minatar larger: ppd > corrupted teacher"] == "holds"  # within one grid: paired
