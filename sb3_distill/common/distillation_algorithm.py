@@ -121,7 +121,7 @@ class DistillationAlgorithm(TeacherLabelledRollouts):
             temperature=temperature,
         )
         self._check_teacher_fits(teacher)
-        broken = non_finite_parameters(teacher.policy.named_parameters())
+        broken = [name for policy in teacher.policies() for name in non_finite_parameters(policy.named_parameters())]
         if broken:
             raise ValueError(
                 f"The teacher's weights {broken} hold NaN or infinite values, so it cannot teach; check the file it was "

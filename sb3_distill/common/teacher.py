@@ -74,6 +74,13 @@ class Teacher:
         self.policy.to(device)
         return self
 
+    def check_environments(self, n_envs: int) -> None:
+        """Raise ``ValueError`` when the teacher cannot label a ``VecEnv`` of ``n_envs`` environments."""
+
+    def policies(self) -> list[BasePolicy]:
+        """Every frozen policy the teacher labels with (several for a :class:`~sb3_distill.MultiTeacher`)."""
+        return [self.policy]
+
     #: Whether the teacher's outputs depend on a state carried along each environment's steps (an LSTM):
     #: then it labels a rollout in time order (:meth:`label_sequence`) and acts with ``episode_starts``.
     recurrent: bool = False

@@ -108,6 +108,9 @@ class TeacherLabelledRollouts(OnPolicyAlgorithm):
             self.action_space,
             privileged=self._privileged_view() is not None,
         )
+        env = getattr(self, "env", None)
+        if env is not None:
+            teacher.check_environments(env.num_envs)
 
     def _teacher_sees_raw_observations(self) -> bool:
         """Whether the teacher has its own statistics while the student's observations are normalised with others."""

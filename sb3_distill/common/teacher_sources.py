@@ -25,6 +25,7 @@ from stable_baselines3.common.utils import get_device
 
 from sb3_distill.common.compatibility import check_teacher_fits
 from sb3_distill.common.frame_stacked_teacher import FrameStackedTeacher, frame_stacked
+from sb3_distill.common.multi_teacher import MultiTeacher
 from sb3_distill.common.teacher_views import teacher_view_of
 from sb3_distill.common.observation_normalizer import ObservationNormalizer
 from sb3_distill.common.safe_loading import read_model_zip
@@ -79,6 +80,11 @@ def load_teacher(
     normalizer = as_normalizer(teacher_vecnormalize, trust_pickle)
     if frame_stack is not None and frame_stack < 1:
         raise ValueError(f"frame_stack must be positive, got {frame_stack}.")
+    if isinstance(source, MultiTeacher) and (normalizer is not None or frame_stack not in (None, 1)):
+        raise ValueError(
+            "Each teacher of a MultiTeacher keeps its own statistics and frame stack: give them to load_teacher for "
+            "each teacher before building the MultiTeacher, not for the MultiTeacher."
+        )
     if isinstance(source, FrameStackedTeacher):  # its stack is rebuilt below, around its own teacher
         frame_stack = frame_stack or source.n_stack
         source = source.inner
