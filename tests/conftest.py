@@ -30,6 +30,7 @@ LONG_MODULES = {
     "test_runs.py",
     "test_teacher_normalization.py",
     "test_teacher_views.py",
+    "test_zoo_layout.py",
 }
 
 
