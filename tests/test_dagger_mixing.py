@@ -133,3 +133,24 @@ def test_a_dagger_student_learns_the_bundled_teacher(tmp_path):
     )
     result = distill(config, str(tmp_path / "run"), verbose=0)
     assert result.student_score.mean >= 0.9 * result.teacher_score.mean, (result.student_score, result.teacher_score)
+
+
+def test_a_recurrent_student_mixes_the_teachers_actions_in_too():
+    from sb3_distill.recurrent import RecurrentStudentDistill, RecurrentTeacherDistill
+
+    env = make_vec_env(lambda: IdentityEnv(N), N_ENVS, seed=0)
+    kwargs = {
+        "teacher": knowing_teacher(),
+        "n_steps": 32,
+        "seed": 0,
+        "device": "cpu",
+        "policy_kwargs": {"lstm_hidden_size": 8},
+    }
+    model = RecurrentStudentDistill("MlpLstmPolicy", env, teacher_action_prob=1.0, **kwargs)
+    model.learn(2 * 32 * N_ENVS)
+    assert right(model).all() and model._executed_by_teacher == [32 * N_ENVS, 32 * N_ENVS]
+    model = RecurrentStudentDistill("MlpLstmPolicy", env, teacher_action_prob=0.0, **kwargs)
+    model.learn(2 * 32 * N_ENVS)
+    assert right(model).mean() < 0.6  # the untrained LSTM student acts: about a quarter right
+    with pytest.raises(ValueError, match="teacher-distill executes the teacher's action at every step"):
+        RecurrentTeacherDistill("MlpLstmPolicy", env, teacher_action_prob=0.5, **kwargs)

@@ -160,6 +160,22 @@ class TeacherLabelledRollouts(OnPolicyAlgorithm):
         actions, values, log_probs = self.policy(obs_tensor)
         return actions.cpu().numpy(), values, log_probs, None, None
 
+    def _teacher_act(self, obs: Obs) -> tuple[np.ndarray, th.Tensor, th.Tensor]:
+        """The teacher's actions in the environment's units (the policy's, when it squashes), with its labels and
+        values of the states it acts in (teacher-distill, and student-distill's DAgger mixing)."""
+        teacher = self._require_teacher()
+        try:
+            # a recurrent or frame-stacked teacher advances its state, and resets it where an episode starts
+            actions_tensor, teacher_params, teacher_values = teacher.act(self._teacher_view(obs), self._last_episode_starts)
+        except ValueError as error:  # torch refuses to build a distribution from NaN parameters
+            if "invalid values" not in str(error):
+                raise
+            raise TrainingDiverged(self._bad_teacher_message()) from error
+        actions = actions_tensor.cpu().numpy()
+        if teacher.squash_output and not self.policy.squash_output:
+            actions = self.policy.unscale_action(actions)  # the teacher's [-1, 1] units -> the environment's
+        return actions, teacher_params, teacher_values
+
     def _bootstrap_truncated(self, rewards: np.ndarray, dones: np.ndarray, infos: list[dict[str, Any]]) -> None:
         """Add γ·V(terminal observation) to the rewards of truncated episodes (SB3 issue #633), in place."""
         for idx, done in enumerate(dones):

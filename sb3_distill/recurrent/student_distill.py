@@ -4,28 +4,32 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+import numpy as np
 import torch as th
 from gymnasium import spaces
 from sb3_contrib import RecurrentPPO
 from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
+from sb3_contrib.common.recurrent.type_aliases import RNNStates
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import explained_variance
 
 from sb3_distill.common.distillation_algorithm import DistillLambda, TeacherSource
 from sb3_distill.common.distillation_logs import action_agreement, record_distillation_logs
+from sb3_distill.common.observation_normalizer import Obs
 from sb3_distill.common.teacher import TeacherNormalization
 from sb3_distill.common.training_guard import check_update
 from sb3_distill.recurrent.rollouts import RecurrentDistillation, check_recurrent_options
 from sb3_distill.common.student_terms import GradientClip
 from sb3_distill.recurrent.terms import recurrent_student_terms
+from sb3_distill.student_distill.mixing import TeacherActionMixing, TeacherActionProb
 
 __all__ = ["RecurrentStudentDistill"]
 
 SelfRecurrentStudentDistill = TypeVar("SelfRecurrentStudentDistill", bound="RecurrentStudentDistill")
 
 
-class RecurrentStudentDistill(RecurrentDistillation, RecurrentPPO):
+class RecurrentStudentDistill(TeacherActionMixing, RecurrentDistillation, RecurrentPPO):
     """Student-distill with an LSTM student: it collects ``n_steps`` per environment, then takes one gradient step on::
 
         L = λ * mean_mask KL(π_teacher || π_θ) + c_v * mean_mask (V_θ(s) - V_teacher(s))^2 - c_e * mean_mask H(π_θ)
@@ -62,6 +66,9 @@ class RecurrentStudentDistill(RecurrentDistillation, RecurrentPPO):
     :param distill_loss: ``"forward_kl"`` (default; ``"mse"`` for SAC, TD3, DDPG and TQC teachers),
         ``"reverse_kl"``, ``"jsd"``, ``"nll"``, ``"mse"`` or ``"huber"``
     :param jsd_beta: β of the generalised Jensen-Shannon divergence
+    :param teacher_action_prob: DAgger's β, as for :class:`~sb3_distill.StudentDistill`: the probability that an
+        environment executes the teacher's action instead of the student's (the student's LSTM reads the same
+        observations either way)
     :raises ValueError: for ``use_sde=True``, a ``rollout_buffer_class`` or ``rollout_buffer_kwargs``
     """
 
@@ -95,9 +102,11 @@ class RecurrentStudentDistill(RecurrentDistillation, RecurrentPPO):
         teacher_vecnormalize: TeacherNormalization = None,
         distill_loss: str | None = None,
         jsd_beta: float = 0.5,
+        teacher_action_prob: TeacherActionProb | str = 0.0,
     ):
         check_recurrent_options(type(self).__name__, use_sde, rollout_buffer_class, rollout_buffer_kwargs)
         self._init_distillation(teacher, distill_lambda, kl_mode, teacher_vecnormalize, distill_loss, jsd_beta)
+        self._init_mixing(teacher_action_prob, use_sde, policy_kwargs)
         super().__init__(
             policy,
             env,
@@ -121,6 +130,17 @@ class RecurrentStudentDistill(RecurrentDistillation, RecurrentPPO):
             _init_setup_model=_init_setup_model,
         )
         self._finish_init(_init_setup_model)
+
+    def _act_recurrent(
+        self, obs: Obs, lstm_states: RNNStates, episode_starts: th.Tensor
+    ) -> tuple[np.ndarray, th.Tensor, th.Tensor, RNNStates, th.Tensor | None, th.Tensor | None]:
+        """The student's actions and next LSTM states; with β, each environment executes the teacher's action
+        instead with probability β."""
+        actions, values, log_probs, lstm_states, _, _ = super()._act_recurrent(obs, lstm_states, episode_starts)
+        if not self._mixes():
+            return actions, values, log_probs, lstm_states, None, None
+        teacher_actions, teacher_params, teacher_values = self._teacher_act(obs)
+        return self._mix(actions, teacher_actions), values, log_probs, lstm_states, teacher_params, teacher_values
 
     def train(self) -> None:
         """One gradient step on the whole rollout's sequences."""
@@ -193,6 +213,7 @@ class RecurrentStudentDistill(RecurrentDistillation, RecurrentPPO):
         if hasattr(self.policy, "log_std"):
             self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
         record_distillation_logs(self.logger, lambda_, [distillation_loss.detach()], [teacher_kl], [agreement])
+        self._record_mixing()
 
     def learn(
         self: SelfRecurrentStudentDistill,

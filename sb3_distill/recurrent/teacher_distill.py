@@ -12,8 +12,8 @@ from stable_baselines3.common.utils import obs_as_tensor
 
 from sb3_distill.common.observation_normalizer import Obs
 from sb3_distill.common.teacher_rollouts import LabelledBuffer
-from sb3_distill.common.training_guard import TrainingDiverged
 from sb3_distill.recurrent.student_distill import RecurrentStudentDistill
+from sb3_distill.student_distill.mixing import refuse_mixing
 
 __all__ = ["RecurrentTeacherDistill"]
 
@@ -34,23 +34,17 @@ class RecurrentTeacherDistill(RecurrentStudentDistill):
         super()._start_rollout(n_envs)
         self._require_teacher().reset_noise(n_envs)
 
+    def _init_mixing(self, teacher_action_prob: Any, use_sde: bool, policy_kwargs: Any) -> None:
+        refuse_mixing(teacher_action_prob)
+        super()._init_mixing(0.0, use_sde, policy_kwargs)
+
     def _act_recurrent(
         self, obs: Obs, lstm_states: RNNStates, episode_starts: th.Tensor
     ) -> tuple[np.ndarray, th.Tensor, th.Tensor, RNNStates, th.Tensor | None, th.Tensor | None]:
         """The teacher's actions, labels and values; the student's LSTM states advanced by the same observations."""
-        teacher = self._require_teacher()
         # the student's LSTM reads observations only, so the teacher's choice of actions does not change its states
         _, _, _, lstm_states = self.policy(obs_as_tensor(obs, self.device), lstm_states, episode_starts)  # type: ignore[arg-type]
-        try:
-            # a recurrent teacher resets its own state where an episode starts
-            actions_tensor, teacher_params, teacher_values = teacher.act(self._teacher_view(obs), self._last_episode_starts)
-        except ValueError as error:  # torch refuses to build a distribution from NaN parameters
-            if "invalid values" not in str(error):
-                raise
-            raise TrainingDiverged(self._bad_teacher_message()) from error
-        actions = actions_tensor.cpu().numpy()
-        if teacher.squash_output and not self.policy.squash_output:
-            actions = self.policy.unscale_action(actions)  # the teacher's [-1, 1] units -> the environment's
+        actions, teacher_params, teacher_values = self._teacher_act(obs)
         # The student's values and log-probabilities of the teacher's actions are not used.
         values = log_probs = th.zeros(len(actions))
         return actions, values, log_probs, lstm_states, teacher_params, teacher_values

@@ -14,21 +14,20 @@ from stable_baselines3.common.utils import explained_variance
 from torch.nn import functional as F
 
 from sb3_distill.common.action_params import action_params
-from sb3_distill.common.distillation_algorithm import DistillationAlgorithm, DistillLambda, TeacherSource
+from sb3_distill.common.distillation_algorithm import DistillLambda, TeacherSource
 from sb3_distill.common.distillation_logs import action_agreement, record_distillation_logs
 from sb3_distill.common.policy_forward import distribution_and_values
 from sb3_distill.common.presets import PAPER_ONLINE, accepts_presets
 from sb3_distill.common.student_terms import GradientClip
 from sb3_distill.common.teacher import TeacherNormalization
 from sb3_distill.common.observation_normalizer import Obs
-from sb3_distill.common.teacher_rollouts import LabelledBuffer
-from sb3_distill.common.training_guard import TrainingDiverged, check_update
-from sb3_distill.student_distill.mixing import TeacherActionProb, check_teacher_action_prob, teacher_action_prob_at
+from sb3_distill.common.training_guard import check_update
+from sb3_distill.student_distill.mixing import TeacherActionMixing, TeacherActionProb
 
 SelfStudentDistill = TypeVar("SelfStudentDistill", bound="StudentDistill")
 
 
-class StudentDistill(DistillationAlgorithm):
+class StudentDistill(TeacherActionMixing):
     """Student-distill: the student collects ``n_steps`` per environment, then takes one gradient step on::
 
         L = λ * mean KL(π_teacher || π_θ) + c_v * mean (V_θ(s) - V_teacher(s))^2 - c_e * mean H(π_θ)
@@ -141,72 +140,13 @@ class StudentDistill(DistillationAlgorithm):
         )
         self._finish_init(_init_setup_model)
 
-    def _init_mixing(self, teacher_action_prob: TeacherActionProb | str, use_sde: bool, policy_kwargs: Any) -> None:
-        self.teacher_action_prob = check_teacher_action_prob(teacher_action_prob)
-        if self._mixes() and use_sde and (policy_kwargs or {}).get("squash_output", False):
-            raise ValueError(
-                "teacher_action_prob with a squashed gSDE student: its entropy is estimated on the stored actions, "
-                "which would be the teacher's where it acted; use an unsquashed policy, or teacher_action_prob=0."
-            )
-        self._executed_by_teacher = [0, 0]  # of the last rollout: steps where the teacher acted, steps
-
-    def _excluded_save_params(self) -> list[str]:
-        # β may be any callable, which a zip would pickle; like λ, it is given again to the constructor
-        return [*super()._excluded_save_params(), "teacher_action_prob", "_mixing_rng", "_executed_by_teacher"]
-
-    def _mixes(self) -> bool:
-        """Whether the teacher may act: β is a schedule, or a number above 0."""
-        return callable(self.teacher_action_prob) or self.teacher_action_prob > 0
-
-    def current_teacher_action_prob(self) -> float:
-        """β now, at ``num_timesteps``."""
-        return teacher_action_prob_at(self.teacher_action_prob, self.num_timesteps)
-
-    def _setup_model(self) -> None:
-        super()._setup_model()
-        # its own stream, so that mixing leaves the student's and the environments' random numbers as they were
-        self._mixing_rng = np.random.default_rng(self.seed)
-
-    def _start_rollout(self, n_envs: int) -> None:
-        super()._start_rollout(n_envs)
-        self._executed_by_teacher = [0, 0]
-        if self._mixes():
-            self._require_teacher().reset_noise(n_envs)
-
-    def _teacher_act(self, obs: Obs) -> tuple[np.ndarray, th.Tensor, th.Tensor]:
-        """The teacher's actions in the environment's units (of the policy, when it squashes), with its labels
-        and values of the states it acts in."""
-        teacher = self._require_teacher()
-        try:
-            # a recurrent or frame-stacked teacher advances its state, and resets it where an episode starts
-            actions_tensor, teacher_params, teacher_values = teacher.act(self._teacher_view(obs), self._last_episode_starts)
-        except ValueError as error:  # torch refuses to build a distribution from NaN parameters
-            if "invalid values" not in str(error):
-                raise
-            raise TrainingDiverged(self._bad_teacher_message()) from error
-        actions = actions_tensor.cpu().numpy()
-        if teacher.squash_output and not self.policy.squash_output:
-            actions = self.policy.unscale_action(actions)  # the teacher's [-1, 1] units -> the environment's
-        return actions, teacher_params, teacher_values
-
     def _act(self, obs: Obs) -> tuple[np.ndarray, th.Tensor, th.Tensor, th.Tensor | None, th.Tensor | None]:
         """The student's actions; with β, each environment executes the teacher's instead with probability β."""
         if not self._mixes():
             return super()._act(obs)
         actions, values, log_probs, _, _ = super()._act(obs)
         teacher_actions, teacher_params, teacher_values = self._teacher_act(obs)
-        by_teacher = self._mixing_rng.random(len(actions)) < self.current_teacher_action_prob()
-        actions = np.where(by_teacher.reshape(-1, *[1] * (actions.ndim - 1)), teacher_actions, actions)
-        self._executed_by_teacher[0] += int(by_teacher.sum())
-        self._executed_by_teacher[1] += len(by_teacher)
-        return actions, values, log_probs, teacher_params, teacher_values
-
-    def _label_after_rollout(self, rollout_buffer: LabelledBuffer) -> None:
-        if not self._mixes():  # else the teacher labelled each state as it acted
-            super()._label_after_rollout(rollout_buffer)
-
-    def _teacher_observation_kept(self) -> bool:
-        return not self._mixes() and super()._teacher_observation_kept()
+        return self._mix(actions, teacher_actions), values, log_probs, teacher_params, teacher_values
 
     def train(self) -> None:
         """One gradient step on the whole rollout."""
@@ -263,10 +203,7 @@ class StudentDistill(DistillationAlgorithm):
             self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
         teacher_kl = distillation.teacher_kl(divergence, rollout_data.teacher_params, student_params)
         record_distillation_logs(self.logger, lambda_, [distillation_loss.detach()], [teacher_kl], [agreement])
-        if self._mixes():
-            by_teacher, steps = self._executed_by_teacher
-            self.logger.record("train/teacher_action_prob", self.current_teacher_action_prob())
-            self.logger.record("train/teacher_actions", by_teacher / max(steps, 1))
+        self._record_mixing()
 
     def learn(
         self: SelfStudentDistill,

@@ -10,6 +10,7 @@ from stable_baselines3.common.type_aliases import MaybeCallback
 
 from sb3_distill.common.observation_normalizer import Obs
 from sb3_distill.common.teacher_rollouts import LabelledBuffer
+from sb3_distill.student_distill.mixing import refuse_mixing
 from sb3_distill.student_distill.student_distill import StudentDistill
 
 SelfTeacherDistill = TypeVar("SelfTeacherDistill", bound="TeacherDistill")
@@ -33,11 +34,7 @@ class TeacherDistill(StudentDistill):
         self._require_teacher().reset_noise(n_envs)
 
     def _init_mixing(self, teacher_action_prob: Any, use_sde: bool, policy_kwargs: Any) -> None:
-        if teacher_action_prob not in (0, 0.0):
-            raise ValueError(
-                "teacher-distill executes the teacher's action at every step (DAgger's β = 1); teacher_action_prob "
-                f"mixes student-distill's rollouts (StudentDistill), got {teacher_action_prob!r}."
-            )
+        refuse_mixing(teacher_action_prob)
         super()._init_mixing(0.0, use_sde, policy_kwargs)
 
     def _act(self, obs: Obs) -> tuple[np.ndarray, th.Tensor, th.Tensor, th.Tensor | None, th.Tensor | None]:
