@@ -23,9 +23,6 @@ from sb3_distill.common.teacher import Teacher
 
 __all__ = ["MultiTeacher"]
 
-#: Observations a feed-forward teacher labels at once (a rollout of images would not fit in memory at once).
-_CHUNK = 4096
-
 
 class MultiTeacher(Teacher):
     """Teachers assigned to the environments of the student's ``VecEnv``.
@@ -131,7 +128,7 @@ class MultiTeacher(Teacher):
             if teacher.recurrent:
                 their_params, their_values = teacher.label_sequence(their_obs, episode_starts[:, envs], with_values)
             else:
-                their_params, their_values = _label_in_chunks(teacher, their_obs, with_values)
+                their_params, their_values = teacher.label_in_chunks(their_obs, with_values)
             if params is None:
                 params = their_params.new_zeros((n_steps, n_envs, their_params.shape[-1]))
                 values = their_params.new_zeros((n_steps, n_envs)) if with_values else None
@@ -167,19 +164,3 @@ class MultiTeacher(Teacher):
             "A MultiTeacher acts per environment of the distillation's VecEnv, not on an evaluation environment of its "
             "own: evaluate each of its teachers (multi_teacher.teachers[i]) on its task."
         )
-
-
-def _label_in_chunks(teacher: Teacher, obs: Obs, with_values: bool) -> tuple[th.Tensor, th.Tensor | None]:
-    n = len(next(iter(obs.values()))) if isinstance(obs, dict) else len(obs)
-    params, values = [], []
-    for start in range(0, n, _CHUNK):
-        chunk = (
-            {key: value[start : start + _CHUNK] for key, value in obs.items()}
-            if isinstance(obs, dict)
-            else obs[start : start + _CHUNK]
-        )
-        chunk_params, chunk_values = teacher.label(chunk, with_values)
-        params.append(chunk_params)
-        if chunk_values is not None:
-            values.append(chunk_values)
-    return th.cat(params), th.cat(values) if values else None

@@ -20,6 +20,9 @@ from sb3_distill.common.policy_forward import distribution_and_values
 #: on raw observations; ``None`` when not given.
 TeacherNormalization = VecNormalize | ObservationNormalizer | str | os.PathLike | bool | None
 
+#: How many observations a teacher labels in one forward pass (a rollout of images would not fit in memory).
+LABEL_CHUNK = 4096
+
 #: τ of softmax(Q / τ) for DQN-family teachers, as in Rusu et al. (2016).
 DEFAULT_Q_TEMPERATURE = 0.01
 
@@ -105,6 +108,19 @@ class Teacher:
                 f"A {self.kind} teacher labels states in the order they were visited (label_sequence), not one by one."
             )
         return self._label(self._obs_tensor(obs), with_values)
+
+    def label_in_chunks(self, obs: Obs, with_values: bool = False) -> tuple[th.Tensor, th.Tensor | None]:
+        """:meth:`label` of a whole rollout, ``LABEL_CHUNK`` observations at a time."""
+        n = len(next(iter(obs.values()))) if isinstance(obs, dict) else len(obs)
+        params, values = [], []
+        for start in range(0, n, LABEL_CHUNK):
+            part = slice(start, start + LABEL_CHUNK)
+            chunk = {key: value[part] for key, value in obs.items()} if isinstance(obs, dict) else obs[part]
+            chunk_params, chunk_values = self.label(chunk, with_values)
+            params.append(chunk_params)
+            if chunk_values is not None:
+                values.append(chunk_values)
+        return th.cat(params), th.cat(values) if values else None
 
     @th.no_grad()
     def act(self, obs: Obs, episode_starts: np.ndarray | None = None) -> tuple[th.Tensor, th.Tensor, th.Tensor]:

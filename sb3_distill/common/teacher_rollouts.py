@@ -28,9 +28,6 @@ from sb3_distill.common.teacher import Teacher
 from sb3_distill.common.teacher_views import TeacherView, teacher_view_of
 from sb3_distill.common.training_guard import TrainingDiverged
 
-#: How many observations the teacher labels in one forward pass at the end of a rollout.
-LABEL_CHUNK = 4096
-
 LabelledBuffer = DistillationRolloutBuffer | DistillationDictRolloutBuffer
 
 
@@ -186,15 +183,15 @@ class TeacherLabelledRollouts(OnPolicyAlgorithm):
                 rewards[idx] += self.gamma * terminal_value
 
     def _label_after_rollout(self, rollout_buffer: LabelledBuffer) -> None:
-        """Label the whole rollout with the teacher: in chunks of ``LABEL_CHUNK`` observations, or, for a recurrent
-        teacher, in time order along each environment's steps."""
+        """Label the whole rollout with the teacher: in chunks of observations (``Teacher.label_in_chunks``), or,
+        for a recurrent teacher, in time order along each environment's steps."""
         teacher = self._require_teacher()
         inputs = rollout_buffer.teacher_inputs()
         try:
             if teacher.recurrent:
                 labels, label_values = teacher.label_sequence(inputs, rollout_buffer.episode_starts, self.needs_teacher_values)
             else:
-                labels, label_values = self._label_in_chunks(teacher, inputs)
+                labels, label_values = teacher.label_in_chunks(inputs, self.needs_teacher_values)
         except ValueError as error:  # torch refuses to build a distribution from NaN parameters
             if "invalid values" not in str(error):
                 raise
@@ -202,21 +199,6 @@ class TeacherLabelledRollouts(OnPolicyAlgorithm):
         if not bool(th.isfinite(labels).all()) or (label_values is not None and not bool(th.isfinite(label_values).all())):
             raise TrainingDiverged(self._bad_teacher_message())
         rollout_buffer.set_teacher_labels(labels, label_values)
-
-    def _label_in_chunks(self, teacher: Teacher, inputs: Obs) -> tuple[th.Tensor, th.Tensor | None]:
-        n = len(next(iter(inputs.values()))) if isinstance(inputs, dict) else len(inputs)
-        params, values = [], []
-        for start in range(0, n, LABEL_CHUNK):
-            chunk = (
-                {key: value[start : start + LABEL_CHUNK] for key, value in inputs.items()}
-                if isinstance(inputs, dict)
-                else inputs[start : start + LABEL_CHUNK]
-            )
-            chunk_params, chunk_values = teacher.label(chunk, with_values=self.needs_teacher_values)
-            params.append(chunk_params)
-            if chunk_values is not None:
-                values.append(chunk_values)
-        return th.cat(params), th.cat(values) if values else None
 
     def _bad_teacher_message(self) -> str:
         return (
