@@ -107,3 +107,19 @@ def test_bad_frame_stacks_are_refused():
     assert load_teacher(stacked).n_stack == N_STACK  # loading a stacked teacher again keeps its stack
     corrupted = corrupt_teacher(stacked, sigma=0.1, seed=0)
     assert isinstance(corrupted, FrameStackedTeacher) and corrupted.n_stack == N_STACK
+
+
+def test_a_packaged_frame_stacked_student_teaches_with_its_stack(tmp_path):
+    """A student that read its last 2 observations, packaged: as a teacher it stacks them itself, and scores as
+    its run evaluated it (unstacked, it could not take the environment's observations at all)."""
+    from sb3_distill.deploy.package import package
+    from sb3_distill.evaluation import evaluation_env, score
+    from sb3_distill.experiment import DistillConfig, distill
+
+    run = tmp_path / "run"
+    config = DistillConfig(env="CartPole-v1", method="ppd", steps=2048, n_envs=4, eval_episodes=5, frame_stack=2)
+    result = distill(config, str(run), verbose=0)
+    package(str(run), str(tmp_path / "hub"))
+    teacher = load_teacher(str(tmp_path / "hub"))
+    assert isinstance(teacher, FrameStackedTeacher) and teacher.n_stack == 2
+    assert score(teacher, evaluation_env("CartPole-v1", 0), 5).mean == result.student_score.mean

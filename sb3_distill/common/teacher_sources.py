@@ -186,14 +186,17 @@ def _zoo_args_env(folder: str) -> str | None:
 
 def source_frame_stack(source: str) -> int:
     """How many observations the agent of a folder reads, stacked, that a teacher must stack itself: the
-    ``frame_stack`` a ``corrupt`` folder's ``config.json`` records, or an RL Zoo run folder's ``config.yml``
-    names outside Atari (whose suite stacks frames for student and teacher alike); 1 for any other source."""
+    ``frame_stack`` a ``corrupt`` folder's ``config.json`` records (a ``package`` folder's, in the packaged
+    run's config), or an RL Zoo run folder's ``config.yml`` names outside Atari (whose suite stacks frames
+    for student and teacher alike); 1 for any other source."""
     if not os.path.isdir(source):
         return 1
     if _recorded_teacher(source) is not None:
         try:
             with open(os.path.join(source, CONFIG_FILE)) as file:
-                recorded = json.load(file).get("frame_stack", 1)
+                record = json.load(file)
+            run = record.get("config")
+            recorded = record.get("frame_stack", run.get("frame_stack", 1) if isinstance(run, dict) else 1)
         except (OSError, ValueError, AttributeError):
             return 1
         return recorded if isinstance(recorded, int) and not isinstance(recorded, bool) and recorded > 1 else 1
