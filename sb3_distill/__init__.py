@@ -2,6 +2,7 @@
 
 import os
 
+from sb3_distill.common.callable_teacher import CallableTeacher
 from sb3_distill.common.multi_teacher import MultiTeacher
 from sb3_distill.common.observation_normalizer import ObservationNormalizer
 from sb3_distill.common.safe_loading import load_model
@@ -19,6 +20,7 @@ with open(os.path.join(os.path.dirname(__file__), "version.txt")) as _file:
 __all__ = [
     "PPD",
     "ActorCriticTeacher",
+    "CallableTeacher",
     "MultiTeacher",
     "ObservationGroups",
     "ObservationNormalizer",

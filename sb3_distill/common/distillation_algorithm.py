@@ -121,6 +121,11 @@ class DistillationAlgorithm(TeacherLabelledRollouts):
             temperature=temperature,
         )
         self._check_teacher_fits(teacher)
+        if self.needs_teacher_values and not teacher.has_values:
+            raise ValueError(
+                f"{type(self).__name__} regresses the teacher's value, and {teacher.kind} has none; distil it with "
+                "ProximalPolicyDistillation (PPD), whose critic learns from the rewards."
+            )
         broken = [name for policy in teacher.policies() for name in non_finite_parameters(policy.named_parameters())]
         if broken:
             raise ValueError(

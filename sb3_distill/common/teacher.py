@@ -84,6 +84,10 @@ class Teacher:
         """Every frozen policy the teacher labels with (several for a :class:`~sb3_distill.MultiTeacher`)."""
         return [self.policy]
 
+    #: Whether the teacher has a value function (a :class:`~sb3_distill.common.callable_teacher.CallableTeacher`
+    #: has none: it teaches PPD only, whose critic learns from the rewards).
+    has_values: bool = True
+
     #: Whether the teacher's outputs depend on a state carried along each environment's steps (an LSTM):
     #: then it labels a rollout in time order (:meth:`label_sequence`) and acts with ``episode_starts``.
     recurrent: bool = False

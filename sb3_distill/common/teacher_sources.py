@@ -23,6 +23,7 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.preprocessing import is_image_space, is_image_space_channels_first
 from stable_baselines3.common.utils import get_device
 
+from sb3_distill.common.callable_teacher import CallableTeacher
 from sb3_distill.common.compatibility import check_teacher_fits
 from sb3_distill.common.frame_stacked_teacher import FrameStackedTeacher, frame_stacked
 from sb3_distill.common.multi_teacher import MultiTeacher
@@ -84,6 +85,11 @@ def load_teacher(
         raise ValueError(
             "Each teacher of a MultiTeacher keeps its own statistics and frame stack: give them to load_teacher for "
             "each teacher before building the MultiTeacher, not for the MultiTeacher."
+        )
+    if isinstance(source, CallableTeacher) and (normalizer is not None or frame_stack not in (None, 1)):
+        raise ValueError(
+            f"{source.kind} reads the student's observations as they are: normalise or stack them inside its "
+            "function, not with teacher_vecnormalize or frame_stack."
         )
     if isinstance(source, FrameStackedTeacher):  # its stack is rebuilt below, around its own teacher
         frame_stack = frame_stack or source.n_stack
