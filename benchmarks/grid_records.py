@@ -53,6 +53,11 @@ def tensors_digest(zip_path: str) -> str:
 def save(source: str, target: str) -> dict[str, int]:
     """Copy what ``restore`` needs of the grid in ``source`` to ``target``; return what was kept."""
     jobs = plan(load_spec(os.path.join(source, SPEC)), source)
+    previous = (
+        _read_json(os.path.join(target, MANIFEST)).get("corrupted", {})
+        if os.path.exists(os.path.join(target, MANIFEST))
+        else {}
+    )
     for stale in ("teachers", "runs"):  # an earlier save's; everything it held is in ``source`` too
         shutil.rmtree(os.path.join(target, stale), ignore_errors=True)
     os.makedirs(target, exist_ok=True)
@@ -68,7 +73,11 @@ def save(source: str, target: str) -> dict[str, int]:
         counts["teachers" if isinstance(job, TeacherJob) else "runs"] += 1
         if isinstance(job, TeacherJob):
             model = str(done["teacher"])
-            if job.variant.sigma > 0:
+            if job.variant.sigma > 0 and not os.path.exists(model) and job.key in previous:
+                # a restored grid writes a corrupted copy again only while a job needs it (its original's model is
+                # kept only then): the earlier save's record of it stands
+                corrupted[job.key] = previous[job.key]
+            elif job.variant.sigma > 0:
                 config = _read_json(os.path.join(job.folder, "config.json"))
                 corrupted[job.key] = {
                     "model": os.path.relpath(model, job.folder),
