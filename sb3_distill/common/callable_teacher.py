@@ -23,7 +23,7 @@ from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy
 
 from sb3_distill.common.action_params import DETERMINISTIC, ActionParamSpec
-from sb3_distill.common.observation_normalizer import Obs
+from sb3_distill.common.observation_normalizer import Obs, observation_count
 from sb3_distill.common.teacher import Teacher
 
 __all__ = ["CallableTeacher"]
@@ -101,7 +101,7 @@ class CallableTeacher(Teacher):
 
     def _actions(self, obs: Obs) -> np.ndarray:
         actions = np.asarray(self.function(obs))
-        n = len(next(iter(obs.values()))) if isinstance(obs, dict) else len(obs)
+        n = observation_count(obs)
         expected = (n,) if isinstance(self._action_space, spaces.Discrete) else (n, *(self._action_space.shape or ()))
         if actions.shape != expected:
             raise ValueError(

@@ -18,7 +18,7 @@ from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy
 
 from sb3_distill.common.compatibility import check_teacher_fits
-from sb3_distill.common.observation_normalizer import Obs
+from sb3_distill.common.observation_normalizer import Obs, map_observations, observation_count, select_observations
 from sb3_distill.common.teacher import Teacher
 
 __all__ = ["MultiTeacher"]
@@ -124,7 +124,7 @@ class MultiTeacher(Teacher):
             def part(array: np.ndarray, envs: np.ndarray = envs) -> np.ndarray:  # its environments' steps, step-major
                 return array.reshape(n_steps, n_envs, *array.shape[1:])[:, envs].reshape(-1, *array.shape[1:])
 
-            their_obs = {key: part(value) for key, value in obs.items()} if isinstance(obs, dict) else part(obs)
+            their_obs = map_observations(obs, part)
             if teacher.recurrent:
                 their_params, their_values = teacher.label_sequence(their_obs, episode_starts[:, envs], with_values)
             else:
@@ -140,11 +140,11 @@ class MultiTeacher(Teacher):
 
     @th.no_grad()
     def act(self, obs: Obs, episode_starts: np.ndarray | None = None) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
-        n_envs = len(next(iter(obs.values()))) if isinstance(obs, dict) else len(obs)
+        n_envs = observation_count(obs)
         starts = np.zeros(n_envs) if episode_starts is None else np.asarray(episode_starts, dtype=float)
         outputs: list[th.Tensor] = []
         for teacher, envs in zip(self.teachers, self._environments(n_envs), strict=True):
-            their_obs = {key: value[envs] for key, value in obs.items()} if isinstance(obs, dict) else obs[envs]
+            their_obs = select_observations(obs, envs)
             theirs = teacher.act(their_obs, starts[envs])
             if not outputs:
                 outputs = [tensor.new_zeros((n_envs, *tensor.shape[1:])) for tensor in theirs]

@@ -7,6 +7,7 @@ any environment and of the student's own normalisation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import os
 
 import numpy as np
@@ -14,6 +15,21 @@ from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.vec_env import VecNormalize
 
 Obs = np.ndarray | dict[str, np.ndarray]
+
+
+def observation_count(obs: Obs) -> int:
+    """How many observations a batch holds (a ``Dict`` batch: its entries' common length)."""
+    return len(next(iter(obs.values()))) if isinstance(obs, dict) else len(obs)
+
+
+def select_observations(obs: Obs, index: slice | np.ndarray) -> Obs:
+    """The observations ``index`` picks out of a batch (of every entry of a ``Dict`` batch)."""
+    return {key: value[index] for key, value in obs.items()} if isinstance(obs, dict) else obs[index]
+
+
+def map_observations(obs: Obs, function: Callable[[np.ndarray], np.ndarray]) -> Obs:
+    """``function`` applied to a batch, or to each entry of a ``Dict`` batch."""
+    return {key: function(value) for key, value in obs.items()} if isinstance(obs, dict) else function(obs)
 
 
 class ObservationNormalizer:

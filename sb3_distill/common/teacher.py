@@ -13,7 +13,7 @@ from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecNormalize
 
 from sb3_distill.common.action_params import DETERMINISTIC, ActionParamSpec, action_params
-from sb3_distill.common.observation_normalizer import Obs, ObservationNormalizer
+from sb3_distill.common.observation_normalizer import Obs, ObservationNormalizer, observation_count, select_observations
 from sb3_distill.common.policy_forward import distribution_and_values
 
 #: A teacher's observation statistics: a ``VecNormalize`` or its .pkl path; ``False`` for a teacher trained
@@ -115,11 +115,9 @@ class Teacher:
 
     def label_in_chunks(self, obs: Obs, with_values: bool = False) -> tuple[th.Tensor, th.Tensor | None]:
         """:meth:`label` of a whole rollout, ``LABEL_CHUNK`` observations at a time."""
-        n = len(next(iter(obs.values()))) if isinstance(obs, dict) else len(obs)
         params, values = [], []
-        for start in range(0, n, LABEL_CHUNK):
-            part = slice(start, start + LABEL_CHUNK)
-            chunk = {key: value[part] for key, value in obs.items()} if isinstance(obs, dict) else obs[part]
+        for start in range(0, observation_count(obs), LABEL_CHUNK):
+            chunk = select_observations(obs, slice(start, start + LABEL_CHUNK))
             chunk_params, chunk_values = self.label(chunk, with_values)
             params.append(chunk_params)
             if chunk_values is not None:
