@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import replace
 
 import pytest
 
-from sb3_distill.report.build import build_report
+from sb3_distill.report.build import _frontier_sections, build_report
 from sb3_distill.report.frontier import LATENCY_FILE
+from sb3_distill.report.tables import read_runs
 
 pytest.importorskip("onnxruntime")
 
@@ -71,3 +73,14 @@ def test_a_network_that_does_not_rebuild_to_the_recorded_size_is_not_measured(gr
     rows = _rows(open(build_report(grid, reps=1000)).read())
     assert "the runs recorded 99" in rows[("larger", "ppd")][2]
     assert rows[("teacher", "teacher")][2] == "4,481"
+
+
+def test_a_grid_without_original_teachers_gets_no_frontier_of_its_baseline_alone(grid):
+    """A grid of corrupted teachers (the imperfect-teachers spec) has no original teacher to set the students
+    against: the section says so instead of tabulating the no-teacher baseline, and measures nothing."""
+    runs = [run if run.baseline else replace(run, variant="corrupted0.5x") for run in read_runs(grid)]
+    assert any(run.baseline for run in runs) and any(not run.baseline for run in runs)
+    sections = _frontier_sections(grid, runs, os.path.join(grid, "figures"))
+    assert "this grid has none" in "\n".join(sections)
+    assert not any(line.startswith("| ") for line in sections)
+    assert not os.path.exists(os.path.join(grid, LATENCY_FILE))

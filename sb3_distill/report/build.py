@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import os
 
-from sb3_distill.report.frontier import LATENCY_FILE, frontier_name, frontier_points, frontier_table, latencies, plot_frontier
+from sb3_distill.report.frontier import (
+    LATENCY_FILE,
+    TEACHER,
+    frontier_name,
+    frontier_points,
+    frontier_table,
+    latencies,
+    plot_frontier,
+)
 from sb3_distill.report.curves import checkpoint_table, figure_name, plot_curves, steps_table
 from sb3_distill.report.imperfect import imperfect_runs, imperfect_variants, original_scores, table_2
 from sb3_distill.report.random_scores import random_scores, random_scores_text, with_random_scores
 from sb3_distill.report.statistics import DEFAULT_REPS, MIN_SCORES_FOR_IQM, MIN_SEEDS_FOR_INTERVAL
-from sb3_distill.report.tables import SIZE_ORDER, _ordered, read_runs, table_1, table_5, teacher_variants, throughput
+from sb3_distill.report.tables import ORIGINAL, SIZE_ORDER, _ordered, read_runs, table_1, table_5, teacher_variants, throughput
 
 
 def build_report(out: str, reps: int = DEFAULT_REPS, at: list[int] | None = None) -> str:
@@ -142,7 +150,18 @@ def build_report(out: str, reps: int = DEFAULT_REPS, at: list[int] | None = None
 
 
 def _frontier_sections(out: str, runs: list, figures: str) -> list[str]:
-    """Per environment: return against parameters and batch-1 latency, each size and method and the teacher."""
+    """Per environment: return against parameters and batch-1 latency, each size and method and the teacher.
+
+    Only students of original teachers enter, so that the teacher's row is the teacher they learned from; a
+    grid of corrupted teachers alone gets one sentence instead of tables of its no-teacher baseline.
+    """
+    if not any(run.variant == ORIGINAL and not run.baseline for run in runs):
+        return [
+            "## Size, latency and return",
+            "",
+            "Not tabulated: this section compares the students of original teachers, and this grid has none.",
+            "",
+        ]
     record = latencies(out, runs)
     settings = record.get("settings")
     sections = [
@@ -162,6 +181,8 @@ def _frontier_sections(out: str, runs: list, figures: str) -> list[str]:
     ]
     for env in sorted({run.env for run in runs}):
         points = frontier_points(runs, record, env)
+        if not any(point["method"] == TEACHER for point in points):
+            continue  # only the no-teacher baseline ran here: no teacher to set the students against
         sections += [f"### {env}", "", frontier_table(points), ""]
         name = frontier_name(env)
         if plot_frontier(points, env, os.path.join(figures, name)):
