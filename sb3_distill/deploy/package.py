@@ -39,7 +39,7 @@ from sb3_distill.deploy.export import ExportResult, ParityError, export
 from sb3_distill.deploy.graph import NotExportable
 from sb3_distill.evaluation import EVAL_SEED_OFFSET
 from sb3_distill.experiment.distillation_run import RunResult, read_result
-from sb3_distill.experiment.zoo_layout import zoo_algo, zoo_env_name, zoo_hyperparams
+from sb3_distill.experiment.zoo_layout import UNREPLAYABLE_SUITES, zoo_algo, zoo_env_name, zoo_hyperparams
 
 #: The Hub's file name of the statistics (``rl_zoo3.push_to_hub``'s; run folders call theirs ``vecnormalize.pkl``).
 HUB_VECNORMALIZE_FILE = "vec_normalize.pkl"
@@ -270,13 +270,9 @@ def _check_loads(
 
 def _zoo_replayable(env_id: str, student_observation: Any, frame_stack: int) -> tuple[bool, str | None]:
     """Whether the Zoo's ``enjoy`` can rebuild the student's environment from ``config.yml``, and why not."""
-    unsupported = {
-        "procgen": "envpool's Procgen environments are not Gymnasium ones",
-        "minatar": "MinAtar registers its environments with Gymnasium only when asked",
-    }
     suite = envs.suite_of(env_id).name
-    if suite in unsupported:
-        return False, unsupported[suite]
+    if suite in UNREPLAYABLE_SUITES:
+        return False, UNREPLAYABLE_SUITES[suite]
     if student_observation is not None:
         return False, "the student reads a subset of the observation, which no Zoo wrapper selects"
     if frame_stack > 1 and suite == "atari":

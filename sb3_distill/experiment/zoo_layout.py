@@ -44,7 +44,7 @@ ZOO_RECURRENT_ALGO = "ppo_lstm"
 #: The key of the layout in checkpoint manifests and ``results.json``.
 ZOO_KEY = "zoo_layout"
 #: Suites whose environments the Zoo's ``create_test_env`` cannot rebuild (``gym.spec`` does not know them).
-_UNSUPPORTED_SUITES = {
+UNREPLAYABLE_SUITES = {
     "procgen": "envpool's Procgen environments are not Gymnasium ones",
     "minatar": "MinAtar registers its environments with Gymnasium only when asked, which enjoy does not do",
 }
@@ -74,10 +74,10 @@ def check_zoo_env(env_id: str) -> None:
     :raises ValueError: it belongs to a suite enjoy cannot rebuild (Procgen, MinAtar)
     """
     suite = envs.suite_of(env_id)
-    if suite.name in _UNSUPPORTED_SUITES:
+    if suite.name in UNREPLAYABLE_SUITES:
         raise ValueError(
             f"--log-folder: the RL Zoo's layout is for environments its enjoy can make; {env_id} cannot be "
-            f"({_UNSUPPORTED_SUITES[suite.name]}). Write the run with --out instead."
+            f"({UNREPLAYABLE_SUITES[suite.name]}). Write the run with --out instead."
         )
 
 
