@@ -6,7 +6,7 @@ import os
 
 from sb3_distill.report.frontier import (
     LATENCY_FILE,
-    TEACHER,
+    frontier_envs,
     frontier_name,
     frontier_points,
     frontier_table,
@@ -17,7 +17,7 @@ from sb3_distill.report.curves import checkpoint_table, figure_name, plot_curves
 from sb3_distill.report.imperfect import imperfect_runs, imperfect_variants, original_scores, table_2
 from sb3_distill.report.random_scores import random_scores, random_scores_text, with_random_scores
 from sb3_distill.report.statistics import DEFAULT_REPS, MIN_SCORES_FOR_IQM, MIN_SEEDS_FOR_INTERVAL
-from sb3_distill.report.tables import ORIGINAL, SIZE_ORDER, _ordered, read_runs, table_1, table_5, teacher_variants, throughput
+from sb3_distill.report.tables import SIZE_ORDER, _ordered, read_runs, table_1, table_5, teacher_variants, throughput
 
 
 def build_report(out: str, reps: int = DEFAULT_REPS, at: list[int] | None = None) -> str:
@@ -155,7 +155,8 @@ def _frontier_sections(out: str, runs: list, figures: str) -> list[str]:
     Only students of original teachers enter, so that the teacher's row is the teacher they learned from; a
     grid of corrupted teachers alone gets one sentence instead of tables of its no-teacher baseline.
     """
-    if not any(run.variant == ORIGINAL and not run.baseline for run in runs):
+    envs = frontier_envs(runs)
+    if not envs:
         return [
             "## Size, latency and return",
             "",
@@ -179,10 +180,8 @@ def _frontier_sections(out: str, runs: list, figures: str) -> list[str]:
         ),
         "",
     ]
-    for env in sorted({run.env for run in runs}):
+    for env in envs:
         points = frontier_points(runs, record, env)
-        if not any(point["method"] == TEACHER for point in points):
-            continue  # only the no-teacher baseline ran here: no teacher to set the students against
         sections += [f"### {env}", "", frontier_table(points), ""]
         name = frontier_name(env)
         if plot_frontier(points, env, os.path.join(figures, name)):

@@ -72,8 +72,14 @@ def latencies(out: str, runs: list[Run]) -> dict[str, Any]:
     return record
 
 
+def frontier_envs(runs: list[Run]) -> list[str]:
+    """The environments with students of original teachers: a frontier needs the teacher they learned from."""
+    return sorted({run.env for run in runs if run.variant == ORIGINAL and not run.baseline})
+
+
 def _frontier_runs(runs: list[Run]) -> list[Run]:
-    return [run for run in runs if run.variant == ORIGINAL or run.baseline]
+    envs = set(frontier_envs(runs))
+    return [run for run in runs if run.env in envs and (run.variant == ORIGINAL or run.baseline)]
 
 
 def _recorded(run: Run, key: str) -> int | None:
