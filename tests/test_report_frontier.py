@@ -84,3 +84,49 @@ def test_a_grid_without_original_teachers_gets_no_frontier_of_its_baseline_alone
     assert "this grid has none" in "\n".join(sections)
     assert not any(line.startswith("| ") for line in sections)
     assert not os.path.exists(os.path.join(grid, LATENCY_FILE))
+
+
+MEMORY_GRID = """\
+seeds: [0]
+methods: [ppd]
+students: [same]
+teachers: [original]
+envs:
+  CartPole-v1:
+    teacher: train
+    teacher_steps: 2048
+    distill_steps: 512
+    eval_episodes: 2
+    n_envs: 2
+    student_observation: 0:2
+sweep:
+  ppd: [{}, {frame_stack: 4}, {recurrent: true}]
+"""
+
+
+def test_students_that_read_less_or_remember_are_timed_as_the_networks_they_were(tmp_path):
+    """A student view, a frame stack and an LSTM each change the student's network: each is its own row, timed from
+    its run's zip at the size the run recorded, not as the size alone rebuilt on the teacher's observation."""
+    from sb3_distill.cli.main import main
+
+    spec = tmp_path / "memory.yaml"
+    spec.write_text(MEMORY_GRID)
+    out = tmp_path / "out"
+    assert main(["bench", str(spec), "--out", str(out)]) == 0
+    rows = _rows(open(build_report(str(out), reps=100)).read())
+    folders = {
+        "same obs=0:2": ("ppd", "ppd-same-s0"),
+        "same obs=0:2 frame_stack=4": ("ppd frame_stack=4", "ppd-frame_stack=4-same-s0"),
+        "same obs=0:2 recurrent": ("ppd recurrent=True", "ppd-recurrent=True-same-s0"),
+    }
+    counts = {}
+    for name, (method, folder) in folders.items():
+        recorded = json.loads((out / "runs" / "CartPole-v1" / "original" / folder / "results.json").read_text())
+        row = rows[(name, method)]
+        counts[name] = int(row[2].replace(",", ""))
+        assert counts[name] == recorded["student_policy_parameters"]
+        assert float(row[3]) > 0 and float(row[4]) > 0
+    # the counts are the actor's: 2 entries read instead of CartPole's 4 take 2 inputs from its first layer of
+    # 64 units, 4 stacked frames of 2 entries give it 6 more
+    assert int(rows[("teacher", "teacher")][2].replace(",", "")) - counts["same obs=0:2"] == 2 * 64
+    assert counts["same obs=0:2 frame_stack=4"] - counts["same obs=0:2"] == 6 * 64

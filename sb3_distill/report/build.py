@@ -11,6 +11,7 @@ from sb3_distill.report.frontier import (
     frontier_points,
     frontier_table,
     latencies,
+    network_name,
     plot_frontier,
 )
 from sb3_distill.report.curves import checkpoint_table, figure_name, plot_curves, steps_table
@@ -177,6 +178,12 @@ def _frontier_sections(out: str, runs: list, figures: str) -> list[str]:
             f"{settings['repeats']} calls, torch {settings['torch']}, onnxruntime {settings['onnxruntime']})."
             if settings
             else "; nothing is measured without onnxruntime (pip install 'sb3-distill[export]')."
+        )
+        + (
+            " A student that reads less than the teacher or has memory is timed from its run's `student.zip`, "
+            "an LSTM from a zero state."
+            if any(network_name(run) != run.student for run in runs if run.env in envs)
+            else ""
         ),
         "",
     ]

@@ -2,10 +2,11 @@
 parameters and inference latency, the picture a user needs to choose a student.
 
 Latency depends on the network, not on its weights, so it is measured once per environment and network (the
-teacher's and each student size's), on networks of the recorded architecture, and cached in ``OUT/latency.json``
-like the random policy's scores: a report rebuilt from committed records reads it and measures nothing. Each
-network is rebuilt from the run's teacher (its zip, else its ``config.json``) and the student size, and is used
-only if its parameter count equals the one the runs recorded.
+teacher's and each student's, see :func:`network_name`), on networks of the recorded architecture, and cached in
+``OUT/latency.json`` like the random policy's scores: a report rebuilt from committed records reads it and measures
+nothing. A student that reads the teacher's observation is rebuilt from the run's teacher (its zip, else its
+``config.json``) and the student size; one that reads less (a student view), stacks frames or has an LSTM is read
+from its run's ``student.zip``. Either is used only if its parameter count equals the one the runs recorded.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from stable_baselines3.common.policies import BasePolicy
 
 from sb3_distill.common.atomic_files import read_json_record, write_json_atomically
 from sb3_distill.deploy.export import onnxruntime_version
-from sb3_distill.report.tables import METHOD_ORDER, ORIGINAL, SIZE_ORDER, Run, _ordered
+from sb3_distill.report.tables import ORIGINAL, SIZE_ORDER, Run, _ordered, ordered_methods
 
 LATENCY_FILE = "latency.json"
 TEACHER = "teacher"
@@ -43,21 +44,28 @@ def latencies(out: str, runs: list[Run]) -> dict[str, Any]:
     path = os.path.join(out, LATENCY_FILE)
     record: dict[str, Any] = read_json_record(path) if os.path.isfile(path) else {}
     networks = record.setdefault("networks", {})
-    wanted = sorted({(run.env, run.student) for run in _frontier_runs(runs)})
+    examples = {(run.env, network_name(run)): run for run in _frontier_runs(runs)}
     missing = [
-        (env, size) for env, size in wanted if size not in networks.get(env, {}) or TEACHER not in networks.get(env, {})
+        (env, name)
+        for env, name in sorted(examples)
+        if name not in networks.get(env, {}) or TEACHER not in networks.get(env, {})
     ]
     if not missing or not onnxruntime_version():
         return record
-    for env, size in missing:
+    for env, name in missing:
         measured = networks.setdefault(env, {})
-        example = next(r for r in _frontier_runs(runs) if r.env == env and r.student == size)
+        example = examples[(env, name)]
         teacher = _teacher_policy(out, example)
         if TEACHER not in measured:
-            measured[TEACHER] = _measure(teacher[0], env, teacher[1], _recorded(example, "teacher_policy_parameters"))
-        if size not in measured:
-            student = _student_policy(teacher[0], size, env, example) if teacher[0] is not None else (None, teacher[1])
-            measured[size] = _measure(student[0], env, student[1], _recorded(example, "student_policy_parameters"))
+            measured[TEACHER] = _measure(teacher[0], teacher[1], _recorded(example, "teacher_policy_parameters"))
+        if name not in measured:
+            if name != example.student:
+                student = _run_student_policy(example)
+            elif teacher[0] is not None:
+                student = _student_policy(teacher[0], example.student, env, example)
+            else:
+                student = (None, teacher[1])
+            measured[name] = _measure(student[0], student[1], _recorded(example, "student_policy_parameters"))
     record["settings"] = {
         "threads": 1,
         "batch": 1,
@@ -72,6 +80,29 @@ def latencies(out: str, runs: list[Run]) -> dict[str, Any]:
     return record
 
 
+def network_name(run: Run) -> str:
+    """The student's network as the frontier names it: its size, then what it reads where that is not the
+    teacher's observation: the entries or keys of its view (``obs=0:8``), its stacked frames (``frame_stack=4``)
+    and its LSTM (``recurrent``). A plain student keeps the size alone, the name latency files have always used."""
+    config = _results(run).get("config") or {}
+    parts = [run.student]
+    view = config.get("student_observation")
+    if view:
+        parts.append(f"obs={_entries(view)}")
+    if isinstance(config.get("frame_stack"), int) and config["frame_stack"] > 1:
+        parts.append(f"frame_stack={config['frame_stack']}")
+    if config.get("recurrent"):
+        parts.append("recurrent")
+    return " ".join(parts)
+
+
+def _entries(view: list[Any]) -> str:
+    """``0:8`` for the entries 0 to 7, ``0,2`` for others, the keys of a Dict view joined by commas."""
+    if all(isinstance(i, int) for i in view) and list(view) == list(range(view[0], view[0] + len(view))):
+        return f"{view[0]}:{view[0] + len(view)}"
+    return ",".join(str(i) for i in view)
+
+
 def frontier_envs(runs: list[Run]) -> list[str]:
     """The environments with students of original teachers: a frontier needs the teacher they learned from."""
     return sorted({run.env for run in runs if run.variant == ORIGINAL and not run.baseline})
@@ -82,12 +113,17 @@ def _frontier_runs(runs: list[Run]) -> list[Run]:
     return [run for run in runs if run.env in envs and (run.variant == ORIGINAL or run.baseline)]
 
 
-def _recorded(run: Run, key: str) -> int | None:
+def _results(run: Run) -> dict[str, Any]:
     try:
         with open(os.path.join(run.folder, "results.json")) as file:
-            value = json.load(file).get(key)
+            record = json.load(file)
     except (OSError, ValueError):
-        return None
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _recorded(run: Run, key: str) -> int | None:
+    value = _results(run).get(key)
     return int(value) if isinstance(value, int) else None
 
 
@@ -102,11 +138,7 @@ def _teacher_policy(out: str, run: Run) -> tuple[BasePolicy | None, str]:
     ``config.json`` in the grid's ``teachers/`` folder."""
     from sb3_distill.common.teacher_sources import policy_from_zip
 
-    try:
-        with open(os.path.join(run.folder, "results.json")) as file:
-            source = json.load(file).get("teacher")
-    except (OSError, ValueError):
-        source = None
+    source = _results(run).get("teacher")
     if isinstance(source, str) and os.path.isfile(source):
         return policy_from_zip(source, "cpu", trust_pickle=False), "the teacher's zip"
     config = os.path.join(out, "teachers", run.env.replace("/", "-"), f"s{run.seed}-{ORIGINAL}", "config.json")
@@ -132,11 +164,23 @@ def _student_policy(teacher: BasePolicy, size: str, env_id: str, run: Run) -> tu
     return model.policy, f"the {size} student of that teacher"
 
 
-def _measure(policy: BasePolicy | None, env_id: str, how: str, recorded: int | None) -> dict[str, Any]:
-    """Parameters and batch-1 latency of ``policy``; nothing but the reason where it could not be rebuilt, or its
-    size differs from the recorded one (then it is not the network the runs had)."""
+def _run_student_policy(run: Run) -> tuple[BasePolicy | None, str]:
+    """The network of a student that does not read the teacher's observation, from its run's own zip: rebuilding
+    it would take the run's view, stack and LSTM settings over again."""
+    from sb3_distill.common.teacher_sources import policy_from_zip
+
+    path = os.path.join(run.folder, "student.zip")
+    if not os.path.isfile(path):
+        return None, f"its network differs from the teacher's input and {os.path.basename(run.folder)}/student.zip is gone"
+    return policy_from_zip(path, "cpu", trust_pickle=False), "the run's student.zip"
+
+
+def _measure(policy: BasePolicy | None, how: str, recorded: int | None) -> dict[str, Any]:
+    """Parameters and batch-1 latency of ``policy`` on the observation it reads (an LSTM's state zero); nothing but
+    the reason where it could not be rebuilt, or its size differs from the recorded one (then it is not the network
+    the runs had)."""
     from sb3_distill.deploy.export import file_runner, time_call, write_graph
-    from sb3_distill.deploy.graph import DeployedPolicy
+    from sb3_distill.deploy.graph import DeployedPolicy, example_inputs
     from sb3_distill.student_sizes import policy_parameter_count
 
     if policy is None:
@@ -145,9 +189,10 @@ def _measure(policy: BasePolicy | None, env_id: str, how: str, recorded: int | N
     if recorded is not None and count != recorded:
         return {"measured": False, "why": f"rebuilt network has {count:,} parameters, the runs recorded {recorded:,}"}
     policy.set_training_mode(False)
-    space = _env(env_id).observation_space
+    space = policy.observation_space
     module = DeployedPolicy(policy, space).eval()
-    observation = np.stack([space.sample()])
+    inputs = [x.numpy() for x in example_inputs(module, space, batch=1)]
+    observation: Any = inputs[0] if module.keys is None else dict(zip(module.keys, inputs, strict=False))
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "network.onnx")
         write_graph(module, space, path, "onnx")
@@ -155,7 +200,7 @@ def _measure(policy: BasePolicy | None, env_id: str, how: str, recorded: int | N
         previous = th.get_num_threads()
         th.set_num_threads(1)
         try:
-            onnx = time_call(lambda: run([observation]), REPEATS)
+            onnx = time_call(lambda: run(inputs), REPEATS)
             predict = time_call(lambda: policy.predict(observation, deterministic=True), REPEATS)
         finally:
             th.set_num_threads(previous)
@@ -169,15 +214,17 @@ def frontier_points(runs: list[Run], record: dict[str, Any], env: str) -> list[d
     groups: dict[tuple[str, str], list[Run]] = defaultdict(list)
     for run in chosen:
         groups[(run.method, run.student)].append(run)
+    names = {key: network_name(group[0]) for key, group in groups.items()}
     teachers = [run for run in chosen if not run.baseline]
     points = []
     if teachers:
         by_seed = {run.seed: run.teacher_return for run in teachers}
         points.append(_point("teacher", TEACHER, list(by_seed.values()), networks.get(TEACHER)))
-    for method in _ordered({m for m, _ in groups}, METHOD_ORDER):
+    for method in ordered_methods({m for m, _ in groups}):
         for size in _ordered({s for m, s in groups if m == method}, SIZE_ORDER):
             returns = [run.student_return for run in groups[(method, size)]]
-            points.append(_point(method, size, returns, networks.get(size)))
+            name = names[(method, size)]
+            points.append(_point(method, name, returns, networks.get(name)))
     return points
 
 
