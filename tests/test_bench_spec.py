@@ -307,3 +307,18 @@ def test_the_ppo_baseline_of_a_grid_of_corrupted_teachers_compares_with_the_orig
     assert ppd.teacher_folder.endswith("s0-corrupted0.5x")
     assert ppo.key == os.path.join("runs", "CartPole-v1", "no-teacher", "ppo-larger-s0")
     assert [job.variant.name for job in jobs.teachers] == ["original", "corrupted0.5x"]  # the original is made first
+
+
+def test_a_teacher_frame_stack_needs_a_given_original_teacher(tmp_path):
+    given = GOOD.replace(
+        "    teacher: train\n    teacher_steps: 60000\n", f"    teacher: {tmp_path}\n    teacher_frame_stack: 4\n"
+    )
+    with pytest.raises(SpecError, match=r"line 8: teacher_frame_stack with corrupted teachers \(corrupted0.05\)"):
+        load_spec(write(tmp_path, given))
+    spec = load_spec(write(tmp_path, given.replace("teachers: [original, corrupted:0.05]", "teachers: [original]")))
+    assert (spec.envs[0].teacher_frame_stack, spec.envs[1].teacher_frame_stack) == (4, None)
+    trained = GOOD.replace("    teacher_steps: 60000\n", "    teacher_steps: 60000\n    teacher_frame_stack: 4\n")
+    with pytest.raises(SpecError, match=r"line 9: teacher_frame_stack describes a given teacher .* \('teacher: train'\)"):
+        load_spec(write(tmp_path, trained))
+    with pytest.raises(SpecError, match=r"line 8: teacher_frame_stack must be an integer >= 1, got 0"):
+        load_spec(write(tmp_path, given.replace("teacher_frame_stack: 4", "teacher_frame_stack: 0")))

@@ -7,6 +7,8 @@ auto-resets included, takes the newest observation last, and carries from one ro
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch as th
@@ -123,3 +125,31 @@ def test_a_packaged_frame_stacked_student_teaches_with_its_stack(tmp_path):
     teacher = load_teacher(str(tmp_path / "hub"))
     assert isinstance(teacher, FrameStackedTeacher) and teacher.n_stack == 2
     assert score(teacher, evaluation_env("CartPole-v1", 0), 5).mean == result.student_score.mean
+
+
+def test_a_grid_distils_a_given_teacher_with_its_frame_stack(tmp_path):
+    """``teacher_frame_stack`` in a spec: the grid's run scores the teacher (a bare zip, which cannot say it was
+    trained behind ``VecFrameStack``) as ``load_teacher(..., frame_stack=2)`` plays; without it the run fails."""
+    from sb3_distill.cli.main import main
+    from sb3_distill.evaluation import evaluation_env, score
+
+    model = PPO("MlpPolicy", VecFrameStack(make_vec_env("CartPole-v1", 4, seed=0), 2), n_steps=256, seed=0, device="cpu")
+    model.learn(2048)
+    zip_path = str(tmp_path / "stacked-teacher.zip")
+    model.save(zip_path)
+    spec = (
+        "seeds: [0]\nmethods: [ppd]\nstudents: [same]\nenvs:\n  CartPole-v1:\n"
+        f"    teacher: {zip_path}\n    teacher_frame_stack: 2\n    distill_steps: 512\n    eval_episodes: 5\n    n_envs: 2\n"
+    )
+    (tmp_path / "stacked.yaml").write_text(spec)
+    assert main(["bench", str(tmp_path / "stacked.yaml"), "--out", str(tmp_path / "out")]) == 0
+    run = tmp_path / "out" / "runs" / "CartPole-v1" / "original" / "ppd-same-s0"
+    record = json.loads((run / "results.json").read_text())
+    assert record["config"]["teacher_frame_stack"] == 2
+    expected = score(load_teacher(zip_path, frame_stack=2), evaluation_env("CartPole-v1", 0), 5).mean
+    assert record["teacher_mean_return"] == expected > 30  # better than random (about 22): the stack is read right
+
+    (tmp_path / "plain.yaml").write_text(spec.replace("    teacher_frame_stack: 2\n", ""))
+    assert main(["bench", str(tmp_path / "plain.yaml"), "--out", str(tmp_path / "plain")]) == 1
+    failed = tmp_path / "plain" / "runs" / "CartPole-v1" / "original" / "ppd-same-s0" / "error.json"
+    assert "teacher_frame_stack: 2 in a grid spec" in json.loads(failed.read_text())["error"]

@@ -170,6 +170,7 @@ def distill_config(job: DistillJob) -> DistillConfig:
         eval_every_episodes=env.curve_episodes,
         teacher_score=_measured_teacher_score(job),
         student_observation=env.student_observation,
+        teacher_frame_stack=env.teacher_frame_stack,
         **job.settings(),
     )
 

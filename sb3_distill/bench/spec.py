@@ -19,6 +19,7 @@ argument that the grid sets itself for each run::
         curve_points: 10                # evaluations of each student during training, for its learning curve
         curve_episodes: 5               # episodes of each of those evaluations
         student_observation: 0:8        # the students read these entries of the observation, the teacher all
+        teacher_frame_stack: 4          # a given teacher trained behind VecFrameStack(4): it stacks its own
         teacher_params: {n_steps: 64}   # PPO arguments of the teacher
         params: {ppd: {learning_rate: 0.001}}   # per-method algorithm arguments
     sweep:                              # optional: one run per combination, per method (paper §8.7: λ)
@@ -60,6 +61,7 @@ ENV_KEYS = (
     "curve_points",
     "curve_episodes",
     "student_observation",
+    "teacher_frame_stack",
 )
 
 
@@ -120,6 +122,8 @@ class EnvSpec:
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: the entries of the flat observation that the students read (the teacher reads all); None: all of it
     student_observation: tuple[int, ...] | None = None
+    #: a given teacher trained behind ``VecFrameStack(N)``: it stacks its last N observations itself; None: it reads one
+    teacher_frame_stack: int | None = None
 
 
 @dataclass(frozen=True)
@@ -244,7 +248,7 @@ class _Reader:
             if "teachers" in top
             else (TeacherVariant(),)
         )
-        envs = tuple(self.env(key, value) for key, value in self.mapping(top["envs"][1], "envs").values())
+        envs = tuple(self.env(key, value, teachers) for key, value in self.mapping(top["envs"][1], "envs").values())
         if not envs:
             raise self.error(top["envs"][1], "the spec names no environments.")
         for name, values in (("seeds", seeds), ("methods", methods), ("students", students), ("teachers", teachers)):
@@ -361,7 +365,7 @@ class _Reader:
             f"with 0 < FRACTION < 1 (sigma learned so that the copy keeps that fraction of the score), got {value!r}.",
         )
 
-    def env(self, key: yaml.Node, node: yaml.Node) -> EnvSpec:
+    def env(self, key: yaml.Node, node: yaml.Node, variants: tuple[TeacherVariant, ...]) -> EnvSpec:
         env_id = key.value
         settings = (
             self.mapping(node, f"The settings of {env_id}")
@@ -417,6 +421,7 @@ class _Reader:
             for name, (name_key, value_node) in self.mapping(method_node, f"params of {method}").items():
                 self.argument(method, name, self.value(value_node), name_key, f"params of {method}")
         student_observation = self.student_observation(settings, env_id, suite.name)
+        teacher_frame_stack = self.teacher_frame_stack(settings, env_id, teacher, variants)
         return EnvSpec(
             env_id,
             teacher,
@@ -429,7 +434,34 @@ class _Reader:
             teacher_params,
             params,
             student_observation,
+            teacher_frame_stack,
         )
+
+    def teacher_frame_stack(
+        self, settings: dict, env_id: str, teacher: str, variants: tuple[TeacherVariant, ...]
+    ) -> int | None:
+        """How many observations the given teacher of ``env_id`` stacks (``teacher_frame_stack``), or ``None``."""
+        if "teacher_frame_stack" not in settings:
+            return None
+        node = settings["teacher_frame_stack"][1]
+        frames = self.integer(node, "teacher_frame_stack", 1)
+        if teacher == "train":
+            raise self.error(
+                node,
+                f"teacher_frame_stack describes a given teacher trained behind VecFrameStack; the teacher the grid "
+                f"trains for {env_id} ('teacher: train') reads one observation. Give the teacher's source under "
+                "teacher:, or drop teacher_frame_stack.",
+            )
+        corrupted = [variant.name for variant in variants if variant.sigma > 0]
+        if corrupted:
+            raise self.error(
+                node,
+                f"teacher_frame_stack with corrupted teachers ({', '.join(corrupted)}): the grid's corruption takes "
+                "a teacher's frame stack only from a folder that records it (an RL Zoo run, a package or corrupt "
+                "folder). Give the teacher as such a folder and drop teacher_frame_stack, or list only 'original' "
+                "under teachers:.",
+            )
+        return None if frames == 1 else frames
 
     def student_observation(self, settings: dict, env_id: str, suite: str) -> tuple[int, ...] | None:
         """The entries the students of ``env_id`` read (``student_observation``), or ``None`` for all of them."""

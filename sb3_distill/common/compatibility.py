@@ -88,7 +88,7 @@ def check_teacher_fits(
         hint = (
             f" The teacher reads {stacked} times as many entries: if it was trained on its last {stacked} observations "
             f"(VecFrameStack), say so, and it stacks them itself: load_teacher(..., frame_stack={stacked}), "
-            f"--teacher-frame-stack {stacked}."
+            f"--teacher-frame-stack {stacked}, or teacher_frame_stack: {stacked} in a grid spec."
             if stacked
             else ""
         )
