@@ -153,3 +153,34 @@ def test_a_grid_distils_a_given_teacher_with_its_frame_stack(tmp_path):
     assert main(["bench", str(tmp_path / "plain.yaml"), "--out", str(tmp_path / "plain")]) == 1
     failed = tmp_path / "plain" / "runs" / "CartPole-v1" / "original" / "ppd-same-s0" / "error.json"
     assert "teacher_frame_stack: 2 in a grid spec" in json.loads(failed.read_text())["error"]
+
+
+def test_the_acting_noise_of_a_stacked_or_assigned_td3_teacher_is_the_one_that_acts():
+    """``teacher.action_noise`` on a frame-stacked or a multi-teacher wrapper reaches the TD3 teacher that acts
+    (a plain attribute on the wrapper used to be ignored): σ = 0 acts with μ(s), σ = 0.3 puts noise of that
+    standard deviation on the unclipped actions."""
+    from stable_baselines3 import TD3
+
+    from sb3_distill import MultiTeacher
+
+    td3 = TD3("MlpPolicy", VecFrameStack(make_vec_env("Pendulum-v1", 1, seed=0), 2), seed=0, device="cpu")
+    stacked = load_teacher(td3, frame_stack=2)
+    assert stacked.action_noise == 0.1  # the RL Zoo's TD3 exploration noise
+    observations = np.random.default_rng(0).uniform(-1, 1, (4000, 3)).astype(np.float32)
+    starts = np.ones(4000)  # every state starts an episode: the stacks hold one observation each
+    stacked.action_noise = 0.0
+    actions, labels, _ = stacked.act(observations, starts)
+    assert th.equal(actions, labels)
+    stacked.action_noise = 0.3
+    actions, labels, _ = stacked.act(observations, starts)
+    inside = (actions.abs() < 1).flatten()  # clipped actions hide their noise
+    assert abs(float((actions - labels).flatten()[inside].std()) - 0.3) < 0.02
+
+    pair = MultiTeacher([load_teacher(td3, frame_stack=2), load_teacher(td3, frame_stack=2)], [0, 1])
+    pair.action_noise = 0.0
+    assert [teacher.action_noise for teacher in pair.teachers] == [0.0, 0.0]
+    pair.teachers[1].action_noise = 0.2
+    with pytest.raises(ValueError, match=r"different action_noise \[0.0, 0.2\]"):
+        _ = pair.action_noise
+    with pytest.raises(AttributeError, match="acts without added noise"):
+        load_teacher(stacked_teacher(), frame_stack=N_STACK).action_noise = 0.0

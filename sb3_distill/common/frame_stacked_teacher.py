@@ -78,6 +78,19 @@ class FrameStackedTeacher(Teacher):
     def observation_space(self) -> spaces.Space:
         return self._frame_space
 
+    @property
+    def action_noise(self) -> float:
+        """σ of the noise a TD3 or DDPG teacher acts with (``DeterministicActorTeacher.action_noise``): the stacked
+        teacher's own, so that setting it here reaches the teacher that acts."""
+        if not hasattr(self.inner, "action_noise"):
+            raise AttributeError(f"A {self.inner.kind} teacher acts without added noise: it has no action_noise.")
+        return float(self.inner.action_noise)
+
+    @action_noise.setter
+    def action_noise(self, sigma: float) -> None:
+        _ = self.action_noise  # refuses a teacher without one
+        self.inner.action_noise = sigma  # type: ignore[attr-defined]
+
     def to(self, device: th.device | str) -> Teacher:
         self.inner.to(device)
         return self

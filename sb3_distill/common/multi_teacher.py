@@ -91,6 +91,28 @@ class MultiTeacher(Teacher):
     def policies(self) -> list[BasePolicy]:
         return [policy for teacher in self.teachers for policy in teacher.policies()]
 
+    @property
+    def action_noise(self) -> float:
+        """σ of the noise its TD3 or DDPG teachers act with; setting it sets every such teacher's (each one's own
+        is ``teachers[i].action_noise``)."""
+        sigmas = {float(teacher.action_noise) for teacher in self._noisy()}  # type: ignore[attr-defined]
+        if len(sigmas) > 1:
+            raise ValueError(
+                f"The teachers act with different action_noise {sorted(sigmas)}; read each one's: teachers[i].action_noise."
+            )
+        return sigmas.pop()
+
+    @action_noise.setter
+    def action_noise(self, sigma: float) -> None:
+        for teacher in self._noisy():
+            teacher.action_noise = sigma  # type: ignore[attr-defined]
+
+    def _noisy(self) -> list[Teacher]:
+        noisy = [teacher for teacher in self.teachers if hasattr(teacher, "action_noise")]
+        if not noisy:
+            raise AttributeError(f"No teacher of this {self.kind} acts with added noise: it has no action_noise.")
+        return noisy
+
     def to(self, device: th.device | str) -> Teacher:
         for teacher in self.teachers:
             teacher.to(device)
