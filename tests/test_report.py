@@ -37,7 +37,7 @@ PENDULUM_RANDOM = -1200.0
 def write_run(out, env, method, size, seed, teacher, student, variant="original", evaluations=None, **extra) -> None:
     """A finished run's done.json and evaluations.csv; by default its evaluations rise linearly to its final score
     (90% of the teacher at step 900 * teacher / student)."""
-    group = "no-teacher" if method == "ppo" else variant
+    group = "no-teacher" if method.split(" ")[0] == "ppo" else variant
     folder = out / "runs" / env.replace("/", "-") / group / f"{method.replace(' ', '-')}-{size}-s{seed}"
     os.makedirs(folder)
     record = {
@@ -383,3 +383,43 @@ def test_steps_to_90_percent_say_when_evaluations_average_fewer_episodes_than_th
         path = tmp_path / "runs" / "CartPole-v1" / "original" / f"ppd-smaller-s{seed}" / "evaluations.csv"
         path.write_text(path.read_text().replace(",5\n", ",20\n"))
     assert "averages" not in steps_table(read_runs(str(tmp_path)), "original")
+
+
+def test_a_grid_that_sweeps_the_students_memory_reads_it_across_a_line(tmp_path):
+    """A sweep of frame_stack and recurrent: one row per method, one column per memory, each cell Table 1's (here
+    the geometric mean of 3 seeds' fractions, with its interval); the other settings of a method stay in its row."""
+    from scipy.stats import gmean
+
+    from sb3_distill.report.memory import split_memory
+
+    assert split_memory("ppd lambda=2 frame_stack=4") == ("ppd lambda=2", "frame_stack=4")
+    assert split_memory("ppo") == ("ppo", "no memory")
+    out = tmp_path / "grid"
+    finals = {"student-distill": (1800.0, 2400.0, 2600.0), "ppd": (1900.0, 2700.0, 2650.0), "ppo": (900.0, 1200.0, 1500.0)}
+    memories = ("", " frame_stack=4", " recurrent=True")
+    for method, returns in finals.items():
+        for memory, final in zip(memories, returns, strict=True):
+            for seed in range(3):
+                write_run(out, "HalfCheetah-v5", method + memory, "same", seed, 2500.0, final * (1 + 0.1 * seed))
+    assert main(["report", str(out), "--reps", "200"]) == 0
+    report = (out / "report.md").read_text()
+    table = section(report, "The students' memory (original teachers)")
+    rows = {
+        line.split(" | ")[2]: line.strip("| ").split(" | ")[3:] for line in table.splitlines() if line.startswith("| mujoco")
+    }
+    assert "| suite | size | method | no memory | frame_stack=4 | recurrent=True |" in table
+    assert list(rows) == ["sd", "ppd", "ppo"]  # the paper's order of methods
+    table_1 = section(report, "Table 1 format: student score / teacher score (original teachers)").splitlines()
+    names, cells = (
+        [c.strip() for c in line.strip("| ").split(" | ")] for line in table_1 if line.startswith(("| suite", "| mujoco"))
+    )
+    table_1_cells = dict(zip(names, cells, strict=True))
+    for method, short in (("student-distill", "sd"), ("ppd", "ppd"), ("ppo", "ppo")):
+        for column, (memory, final) in enumerate(zip(memories, finals[method], strict=True)):
+            expected = gmean([final * (1 + 0.1 * seed) / 2500.0 for seed in range(3)])
+            assert rows[short][column].startswith(f"{expected:.2f}x† [") and rows[short][column].endswith("(n=3)")
+            assert rows[short][column] == table_1_cells[f"same {short}{memory}"]
+    plain = tmp_path / "plain"  # a grid without memory has no such section
+    make_grid(plain)
+    assert main(["report", str(plain), "--reps", "100"]) == 0
+    assert "The students' memory" not in (plain / "report.md").read_text()

@@ -15,6 +15,7 @@ from sb3_distill.report.frontier import (
     plot_frontier,
 )
 from sb3_distill.report.curves import checkpoint_table, figure_name, plot_curves, steps_table
+from sb3_distill.report.memory import memory_table, sweeps_memory
 from sb3_distill.report.imperfect import imperfect_runs, imperfect_variants, original_scores, table_2
 from sb3_distill.report.random_scores import random_scores, random_scores_text, with_random_scores
 from sb3_distill.report.statistics import DEFAULT_REPS, MIN_SCORES_FOR_IQM, MIN_SEEDS_FOR_INTERVAL
@@ -73,6 +74,16 @@ def build_report(out: str, reps: int = DEFAULT_REPS, at: list[int] | None = None
             table_5(runs, variant),
             "",
         ]
+        if sweeps_memory(runs):
+            sections += [
+                f"## The students' memory ({variant} teachers)",
+                "",
+                "Table 1's cells by the students' memory: one row per method, one column per memory (no memory, "
+                "the last N observations stacked: frame_stack=N, an LSTM: recurrent=True).",
+                "",
+                memory_table(runs, variant, reps),
+                "",
+            ]
     for variant in imperfect_variants(runs):
         sections += [
             f"## Table 2 format: fractions of the original teacher's score ({variant} teachers)",

@@ -1,0 +1,67 @@
+"""The students' memory side by side: Table 1's cells of a grid that sweeps it (``frame_stack``, ``recurrent``),
+one row per method and one column per memory, so that a memoryless student, a frame-stacked one and an LSTM
+of the same method (and PPO from scratch with each) read across a line.
+"""
+
+from __future__ import annotations
+
+from sb3_distill.report.statistics import DEFAULT_REPS
+from sb3_distill.report.tables import (
+    SIZE_ORDER,
+    Aggregate,
+    Run,
+    _ordered,
+    aggregate_fractions,
+    aggregate_notes,
+    baseline_note,
+    of_variant,
+    ordered_methods,
+    short_label,
+)
+
+#: The sweep settings that give a student memory; every other setting stays in the row's method.
+MEMORY_SETTINGS = ("frame_stack", "recurrent")
+NO_MEMORY = "no memory"
+
+
+def split_memory(label: str) -> tuple[str, str]:
+    """``ppd frame_stack=4`` -> (``ppd``, ``frame_stack=4``); ``ppd lambda=2`` -> (``ppd lambda=2``, ``no memory``)."""
+    base, _, setting = label.partition(" ")
+    parts = setting.split()
+    memory = [part for part in parts if part.split("=", 1)[0] in MEMORY_SETTINGS]
+    rest = [part for part in parts if part not in memory]
+    return " ".join([base, *rest]), " ".join(memory) or NO_MEMORY
+
+
+def sweeps_memory(runs: list[Run]) -> bool:
+    """Whether some run's student has memory set by a sweep (then the report has a memory table)."""
+    return any(split_memory(run.method)[1] != NO_MEMORY for run in runs)
+
+
+def memory_table(runs: list[Run], variant: str, reps: int = DEFAULT_REPS) -> str:
+    """Markdown: per suite, student size and method, Table 1's aggregate of each memory (:meth:`Aggregate.text`),
+    blank where it did not run; under it, the lines that explain the cells' marks and limits."""
+    runs = of_variant(runs, variant)
+    memories = sorted({split_memory(run.method)[1] for run in runs}, key=lambda memory: (memory != NO_MEMORY, memory))
+    lines = ["| suite | size | method | " + " | ".join(memories) + " |", "|" + " --- |" * (3 + len(memories))]
+    cells_of: list[Aggregate] = []
+    undefined = False
+    for suite in sorted({run.suite for run in runs}):
+        here = [run for run in runs if run.suite == suite]
+        for size in _ordered({run.student for run in here}, SIZE_ORDER):
+            sized = [run for run in here if run.student == size]
+            for method in ordered_methods({split_memory(run.method)[0] for run in sized}):
+                cells = []
+                for memory in memories:
+                    chosen = [run for run in sized if split_memory(run.method) == (method, memory)]
+                    aggregate = aggregate_fractions(chosen, reps) if chosen else None
+                    if aggregate is not None:
+                        cells_of.append(aggregate)
+                    undefined |= bool(chosen) and aggregate is None
+                    cells.append(aggregate.text() if aggregate is not None else "n/a" if chosen else "")
+                lines.append(f"| {suite} | {size} | {short_label(method)} | " + " | ".join(cells) + " |")
+    notes = aggregate_notes(cells_of, runs, undefined, any(cell.random_normalised for cell in cells_of))
+    note = baseline_note(runs, variant)
+    if note:
+        notes.append(note)
+    return "\n".join(lines) + "".join(f"\n\n{note}" for note in notes)
