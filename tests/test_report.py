@@ -390,10 +390,14 @@ def test_a_grid_that_sweeps_the_students_memory_reads_it_across_a_line(tmp_path)
     the geometric mean of 3 seeds' fractions, with its interval); the other settings of a method stay in its row."""
     from scipy.stats import gmean
 
-    from sb3_distill.report.memory import split_memory
+    from sb3_distill.report.memory import memory_styles, split_memory
 
     assert split_memory("ppd lambda=2 frame_stack=4") == ("ppd lambda=2", "frame_stack=4")
     assert split_memory("ppo") == ("ppo", "no memory")
+    styles = memory_styles(["ppd", "ppd frame_stack=4", "ppd recurrent=True", "ppo"])  # of the curves
+    assert {style["color"] for method, style in styles.items() if method.startswith("ppd")} == {"C0"}
+    assert [styles[m]["linestyle"] for m in ("ppd", "ppd frame_stack=4", "ppd recurrent=True")] == ["-", "--", ":"]
+    assert styles["ppo"]["color"] == "C1"
     out = tmp_path / "grid"
     finals = {"student-distill": (1800.0, 2400.0, 2600.0), "ppd": (1900.0, 2700.0, 2650.0), "ppo": (900.0, 1200.0, 1500.0)}
     memories = ("", " frame_stack=4", " recurrent=True")

@@ -14,6 +14,7 @@ import re
 
 import numpy as np
 
+from sb3_distill.report.memory import memory_styles, sweeps_memory
 from sb3_distill.report.statistics import (
     DEFAULT_REPS,
     MIN_SEEDS_FOR_INTERVAL,
@@ -118,20 +119,23 @@ def plot_curves(runs: list[Run], suite: str, size: str, path: str, variant: str,
     runs = of_variant(runs, variant)
     figure, axes = plt.subplots(figsize=(6, 4))
     without_band = False
-    for method in ordered_methods({r.method for r in runs}):
+    methods = ordered_methods({r.method for r in runs})
+    styles = memory_styles(methods) if sweeps_memory(runs) else {}
+    for method in methods:
         chosen = [r for r in runs if r.suite == suite and r.student == size and r.method == method]
         grid, centre, low, high = curve_band(chosen, reps)
         if grid.size:
-            axes.plot(grid, centre, label=method)
+            style = styles.get(method, {})
+            axes.plot(grid, centre, label=method, **style)
             if low is None or high is None:
                 without_band = True
             else:
-                axes.fill_between(grid, low, high, alpha=0.25)
+                axes.fill_between(grid, low, high, alpha=0.25, **({"color": style["color"]} if style else {}))
     axes.axhline(1.0, linestyle="--", color="black", label="teacher")
     axes.set_xlabel("environment steps")
     axes.set_ylabel("fraction of the teacher's score (IQM)")
     axes.set_title(f"{suite}, {size} students, {variant} teachers")
-    axes.legend()
+    axes.legend(**({"fontsize": 7} if styles else {}))  # a memory sweep has three curves per method
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

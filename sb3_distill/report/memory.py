@@ -5,6 +5,8 @@ of the same method (and PPO from scratch with each) read across a line.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sb3_distill.report.statistics import DEFAULT_REPS
 from sb3_distill.report.tables import (
     SIZE_ORDER,
@@ -36,6 +38,19 @@ def split_memory(label: str) -> tuple[str, str]:
 def sweeps_memory(runs: list[Run]) -> bool:
     """Whether some run's student has memory set by a sweep (then the report has a memory table)."""
     return any(split_memory(run.method)[1] != NO_MEMORY for run in runs)
+
+
+def memory_styles(methods: list[str]) -> dict[str, dict[str, Any]]:
+    """Line styles for curves of a memory sweep: one colour per method, one line style per memory (solid: none,
+    dashed: stacked observations, dotted: an LSTM), so that the memories of a method read as one family."""
+    bases = list(dict.fromkeys(split_memory(method)[0] for method in methods))
+    dashes = {NO_MEMORY: "-", "frame_stack": "--", "recurrent": ":"}
+    styles = {}
+    for method in methods:
+        base, memory = split_memory(method)
+        kind = memory if memory == NO_MEMORY else memory.split("=", 1)[0]
+        styles[method] = {"color": f"C{bases.index(base) % 10}", "linestyle": dashes.get(kind, "-.")}
+    return styles
 
 
 def memory_table(runs: list[Run], variant: str, reps: int = DEFAULT_REPS) -> str:
