@@ -15,8 +15,8 @@ from sb3_distill.report.frontier import (
     plot_frontier,
 )
 from sb3_distill.report.curves import checkpoint_table, figure_name, plot_curves, steps_table
-from sb3_distill.report.memory import memory_table, sweeps_memory
 from sb3_distill.report.imperfect import imperfect_runs, imperfect_variants, original_scores, table_2
+from sb3_distill.report.memory import memory_table, sweeps_memory
 from sb3_distill.report.random_scores import random_scores, random_scores_text, with_random_scores
 from sb3_distill.report.statistics import DEFAULT_REPS, MIN_SCORES_FOR_IQM, MIN_SEEDS_FOR_INTERVAL
 from sb3_distill.report.tables import SIZE_ORDER, _ordered, read_runs, table_1, table_5, teacher_variants, throughput
