@@ -13,12 +13,11 @@ from sb3_distill.report.tables import (
     Aggregate,
     Run,
     _ordered,
-    aggregate_fractions,
-    aggregate_notes,
-    baseline_note,
+    aggregate_row,
     of_variant,
     ordered_methods,
     short_label,
+    table_with_notes,
 )
 
 #: The sweep settings that give a student memory; every other setting stays in the row's method.
@@ -65,18 +64,11 @@ def memory_table(runs: list[Run], variant: str, reps: int = DEFAULT_REPS) -> str
         here = [run for run in runs if run.suite == suite]
         for size in _ordered({run.student for run in here}, SIZE_ORDER):
             sized = [run for run in here if run.student == size]
-            for method in ordered_methods({split_memory(run.method)[0] for run in sized}):
-                cells = []
-                for memory in memories:
-                    chosen = [run for run in sized if split_memory(run.method) == (method, memory)]
-                    aggregate = aggregate_fractions(chosen, reps) if chosen else None
-                    if aggregate is not None:
-                        cells_of.append(aggregate)
-                    undefined |= bool(chosen) and aggregate is None
-                    cells.append(aggregate.text() if aggregate is not None else "n/a" if chosen else "")
+            labels = {split_memory(label): label for label in {run.method for run in sized}}
+            for method in ordered_methods({method for method, _ in labels}):
+                columns = [(size, labels.get((method, memory), "")) for memory in memories]  # "": did not run
+                cells, aggregates, undefined_here = aggregate_row(sized, columns, reps)
+                cells_of += aggregates
+                undefined |= undefined_here
                 lines.append(f"| {suite} | {size} | {short_label(method)} | " + " | ".join(cells) + " |")
-    notes = aggregate_notes(cells_of, runs, undefined, any(cell.random_normalised for cell in cells_of))
-    note = baseline_note(runs, variant)
-    if note:
-        notes.append(note)
-    return "\n".join(lines) + "".join(f"\n\n{note}" for note in notes)
+    return table_with_notes(lines, cells_of, runs, undefined, variant)

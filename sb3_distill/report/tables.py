@@ -330,7 +330,13 @@ def table_1(runs: list[Run], variant: str, reps: int = DEFAULT_REPS) -> str:
         cells_of += aggregates
         undefined |= undefined_here
         lines.append(f"| {suite} | " + " | ".join(cells) + " |")
-    notes = aggregate_notes(cells_of, runs, undefined, any(cell.random_normalised for cell in cells_of))
+    return table_with_notes(lines, cells_of, runs, undefined, variant)
+
+
+def table_with_notes(lines: list[str], cells: list[Aggregate], runs: list[Run], undefined: bool, variant: str) -> str:
+    """A table of fractions of ``variant`` teachers and, under it, the lines that explain its cells' marks and limits
+    and whose teacher the baseline's fractions use."""
+    notes = aggregate_notes(cells, runs, undefined, any(cell.random_normalised for cell in cells))
     note = baseline_note(runs, variant)
     if note:
         notes.append(note)
