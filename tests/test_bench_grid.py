@@ -299,3 +299,36 @@ def test_saved_records_keep_no_teacher_model_once_every_job_finished(grid, tmp_p
     assert counts == {"teachers": 2, "runs": 5, "models": 0}
     assert not list((tmp_path / "saved").rglob("*.zip"))
     assert records.restore(str(tmp_path / "saved"), str(tmp_path / "restored")) == {"restored": 7, "regenerated": 0}
+
+
+def test_status_says_where_the_grid_stands_and_runs_nothing(grid, tmp_path, capsys):
+    """``bench --status``: finished jobs, failed ones with their error, a run stopped after a checkpoint with the
+    checkpoint's step, jobs not started; nothing runs and nothing is written."""
+    import shutil
+
+    from sb3_distill.bench.status import grid_status, summary
+
+    spec = str(grid / "tiny.yaml")
+    out = tmp_path / "out"
+    shutil.copytree(grid / "out", out)
+    stopped = out / "runs" / "CartPole-v1" / "original" / "ppd-smaller-s0"
+    (stopped / "done.json").unlink()  # as if killed after its newest checkpoint
+    newest = max(int(name.split("-")[1]) for name in os.listdir(stopped / "checkpoints"))
+    statuses = {status.key: status for status in grid_status(spec, str(out))}
+    assert summary(list(statuses.values())) == "4 done, 2 failed, 1 started (of 7 jobs)"
+    failed = sorted(key for key, status in statuses.items() if status.state == "failed")
+    assert failed == [
+        os.path.join("runs", "CartPole-v1", variant, "student-distill-smaller-s0") for variant in ("corrupted0.05", "original")
+    ]
+    assert all("negative dimensions" in statuses[key].detail for key in failed)  # n_steps: -1
+    started = statuses[os.path.join("runs", "CartPole-v1", "original", "ppd-smaller-s0")]
+    assert (started.state, started.detail) == ("started", f"newest checkpoint at step {newest:,} of 1,024")
+
+    capsys.readouterr()
+    assert main(["bench", spec, "--out", str(out), "--status"]) == 0
+    printed = capsys.readouterr().out
+    assert "4 done, 2 failed, 1 started (of 7 jobs)" in printed
+    assert f"[started] runs/CartPole-v1/original/ppd-smaller-s0: newest checkpoint at step {newest:,} of 1,024" in printed
+    assert not (stopped / "done.json").exists()  # it ran nothing
+    fresh = tmp_path / "fresh"
+    assert summary(grid_status(spec, str(fresh))) == "7 pending (of 7 jobs)" and not fresh.exists()
