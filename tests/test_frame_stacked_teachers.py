@@ -139,7 +139,8 @@ def test_a_grid_distils_a_given_teacher_with_its_frame_stack(tmp_path):
     model.save(zip_path)
     spec = (
         "seeds: [0]\nmethods: [ppd]\nstudents: [same]\nenvs:\n  CartPole-v1:\n"
-        f"    teacher: {zip_path}\n    teacher_frame_stack: 2\n    distill_steps: 512\n    eval_episodes: 5\n    n_envs: 2\n"
+        f"    teacher: {zip_path}\n    teacher_frame_stack: 2\n    distill_steps: 512\n    eval_episodes: 5\n"
+        "    curve_points: 1\n    n_envs: 2\n"
     )
     (tmp_path / "stacked.yaml").write_text(spec)
     assert main(["bench", str(tmp_path / "stacked.yaml"), "--out", str(tmp_path / "out")]) == 0

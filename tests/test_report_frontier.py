@@ -97,6 +97,8 @@ envs:
     teacher_steps: 2048
     distill_steps: 512
     eval_episodes: 2
+    curve_points: 1
+    curve_episodes: 1
     n_envs: 2
     student_observation: 0:2
 sweep:
