@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch as th
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.vec_env import VecEnv, unwrap_vec_normalize
 from tqdm import tqdm
 
@@ -196,6 +197,16 @@ def deployed_env(config: DistillConfig, training: VecEnv, offset: int = 0) -> Ve
     return envs.with_frame_stack(envs.frozen_copy(raw, unwrap_vec_normalize(training) or training), config.frame_stack)
 
 
+def student_policy(config: DistillConfig, teacher_policy: BasePolicy) -> tuple[str, dict[str, Any]]:
+    """The student's SB3 policy (the suite's, its LSTM form for a recurrent student) and its ``policy_kwargs``: the
+    size preset's network for ``teacher_policy``, with the user's ``policy_kwargs`` on top."""
+    assert config.env is not None
+    policy = envs.suite_of(config.env).policy
+    user_kwargs = config.algorithm_arguments().get("policy_kwargs") or {}
+    policy_kwargs = {**student_policy_kwargs(teacher_policy, config.student), **user_kwargs}
+    return (policy.replace("Policy", "LstmPolicy") if config.recurrent else policy), policy_kwargs
+
+
 def _new_student(
     config: DistillConfig, teacher_path: str, tensorboard_log: str, device: str, verbose: int
 ) -> tuple[DistillationAlgorithm, Score]:
@@ -214,13 +225,13 @@ def _new_student(
         frame_stack=config.teacher_frame_stack,
     )
     arguments: dict[str, Any] = config.algorithm_arguments()
+    arguments.pop("policy_kwargs", None)
     if not config.recurrent:  # the recurrent students take no presets (the config refuses one)
         arguments["preset"] = config.preset
-    # the size preset's network, with the user's policy_kwargs on top
-    policy_kwargs = {**student_policy_kwargs(teacher.policy, config.student), **(arguments.pop("policy_kwargs", None) or {})}
+    policy, policy_kwargs = student_policy(config, teacher.policy)
     try:
         student = algorithm(
-            suite.policy.replace("Policy", "LstmPolicy") if config.recurrent else suite.policy,
+            policy,
             env,
             seed=config.seed,
             tensorboard_log=tensorboard_log,

@@ -191,8 +191,8 @@ def _frontier_sections(out: str, runs: list, figures: str) -> list[str]:
             else "; nothing is measured without onnxruntime (pip install 'sb3-distill[export]')."
         )
         + (
-            " A student that reads less than the teacher or has memory is timed from its run's `student.zip`, "
-            "an LSTM from a zero state."
+            " A student that reads less than the teacher or has memory is rebuilt with its run's view, frame stack "
+            "and LSTM (an LSTM timed from a zero state)."
             if any(network_name(run) != run.student for run in runs if run.env in envs)
             else ""
         ),

@@ -4,9 +4,9 @@ parameters and inference latency, the picture a user needs to choose a student.
 Latency depends on the network, not on its weights, so it is measured once per environment and network (the
 teacher's and each student's, see :func:`network_name`), on networks of the recorded architecture, and cached in
 ``OUT/latency.json`` like the random policy's scores: a report rebuilt from committed records reads it and measures
-nothing. A student that reads the teacher's observation is rebuilt from the run's teacher (its zip, else its
-``config.json``) and the student size; one that reads less (a student view), stacks frames or has an LSTM is read
-from its run's ``student.zip``. Either is used only if its parameter count equals the one the runs recorded.
+nothing. A student is rebuilt untrained from the run's teacher (its zip, else its ``config.json``) and the run's
+config, as the run built it: its size, its view of the observation, its frame stack and its LSTM. It is used only if
+its parameter count equals the one the runs recorded.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import torch as th
-from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.policies import BasePolicy
 
@@ -59,12 +58,7 @@ def latencies(out: str, runs: list[Run]) -> dict[str, Any]:
         if TEACHER not in measured:
             measured[TEACHER] = _measure(teacher[0], teacher[1], _recorded(example, "teacher_policy_parameters"))
         if name not in measured:
-            if name != example.student:
-                student = _run_student_policy(example)
-            elif teacher[0] is not None:
-                student = _student_policy(teacher[0], example.student, env, example)
-            else:
-                student = (None, teacher[1])
+            student = _student_policy(teacher[0], example) if teacher[0] is not None else (None, teacher[1])
             measured[name] = _measure(student[0], student[1], _recorded(example, "student_policy_parameters"))
     record["settings"] = {
         "threads": 1,
@@ -153,26 +147,37 @@ def _teacher_policy(out: str, run: Run) -> tuple[BasePolicy | None, str]:
     return model.policy, "rebuilt from the teacher's config.json"
 
 
-def _student_policy(teacher: BasePolicy, size: str, env_id: str, run: Run) -> tuple[BasePolicy | None, str]:
-    from sb3_distill.student_sizes import student_policy_kwargs
+def _student_policy(teacher: BasePolicy, run: Run) -> tuple[BasePolicy | None, str]:
+    """The run's student network, untrained: its config's size, view, frame stack and LSTM on that teacher, with
+    the policy and ``policy_kwargs`` the run itself built (:func:`~sb3_distill.experiment.distillation_run.student_policy`).
+    Runs older than the config in ``results.json`` are plain students: the size on the teacher's observation."""
+    from sb3_contrib import RecurrentPPO
 
-    if size not in SIZE_ORDER:
-        return None, f"unknown size {size!r}"
-    env = _env(env_id)
-    policy = "MultiInputPolicy" if isinstance(env.observation_space, spaces.Dict) else "MlpPolicy"
-    model = PPO(policy, env, policy_kwargs=student_policy_kwargs(teacher, size), device="cpu")
-    return model.policy, f"the {size} student of that teacher"
+    from sb3_distill import envs
+    from sb3_distill.experiment.configs import ConfigError, DistillConfig
+    from sb3_distill.experiment.distillation_run import student_policy
 
-
-def _run_student_policy(run: Run) -> tuple[BasePolicy | None, str]:
-    """The network of a student that does not read the teacher's observation, from its run's own zip: rebuilding
-    it would take the run's view, stack and LSTM settings over again."""
-    from sb3_distill.common.teacher_sources import policy_from_zip
-
-    path = os.path.join(run.folder, "student.zip")
-    if not os.path.isfile(path):
-        return None, f"its network differs from the teacher's input and {os.path.basename(run.folder)}/student.zip is gone"
-    return policy_from_zip(path, "cpu", trust_pickle=False), "the run's student.zip"
+    if run.student not in SIZE_ORDER:
+        return None, f"unknown size {run.student!r}"
+    values = _results(run).get("config") or {"env": run.env, "student": run.student}
+    try:
+        config = DistillConfig.from_dict({**values, "teacher": None, "env": run.env})
+        policy, policy_kwargs = student_policy(config, teacher)
+    except (ConfigError, TypeError, ValueError) as error:
+        return None, f"the run's config does not rebuild its student ({error})"
+    env = envs.make(
+        run.env,
+        1,
+        seed=0,
+        normalize=False,
+        training=False,
+        student_observation=config.student_observation,
+        privileged=False,
+        frame_stack=config.frame_stack,
+    )
+    algorithm = RecurrentPPO if config.recurrent else PPO
+    model = algorithm(policy, env, policy_kwargs=policy_kwargs, device="cpu")
+    return model.policy, f"the run's {network_name(run)} student of that teacher, rebuilt from its config"
 
 
 def _measure(policy: BasePolicy | None, how: str, recorded: int | None) -> dict[str, Any]:
