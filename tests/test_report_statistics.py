@@ -100,8 +100,8 @@ def test_against_rliable():
     try:
         from rliable import library as rliable
         from rliable import metrics
-    except Exception as error:  # not installed, or rliable 1.2's import of arch fails with recent pandas
-        pytest.skip(f"rliable cannot be imported: {type(error).__name__}: {error}")
+    except Exception as error:  # not installed, or rliable 1.2's import of arch 7 fails with pandas 3
+        pytest.skip(f"rliable cannot be imported ({type(error).__name__}: {error}); pip install -e '.[tests]'")
 
     rng = np.random.default_rng(0)
     scores = rng.lognormal(0, 0.3, size=(5, 4))
