@@ -21,18 +21,23 @@ GRID = os.path.join(ROOT, "docs", "results", "td3-raw")
 TEACHER = os.path.abspath(os.path.join(ROOT, "tests", "teachers", "td3-Pendulum-v1.zip"))
 
 
+def _point_teachers_at(grid: str, teacher: str) -> None:
+    """Point every run's ``results.json`` at ``teacher``, the zip the frontier rebuilds the networks from."""
+    for folder, _, files in os.walk(os.path.join(grid, "runs")):
+        if "results.json" in files:
+            path = os.path.join(folder, "results.json")
+            record = json.loads(open(path).read())
+            record["teacher"] = teacher
+            with open(path, "w") as file:
+                json.dump(record, file)
+
+
 @pytest.fixture
 def grid(tmp_path):
     """A copy of the grid's records without its latency file, its runs pointing at this checkout's teacher."""
     out = tmp_path / "grid"
     shutil.copytree(GRID, out, ignore=shutil.ignore_patterns(LATENCY_FILE, "figures", "report.md"))
-    for folder, _, files in os.walk(out / "runs"):
-        if "results.json" in files:
-            path = os.path.join(folder, "results.json")
-            record = json.loads(open(path).read())
-            record["teacher"] = TEACHER
-            with open(path, "w") as file:
-                json.dump(record, file)
+    _point_teachers_at(str(out), TEACHER)
     return str(out)
 
 
@@ -73,6 +78,25 @@ def test_a_network_that_does_not_rebuild_to_the_recorded_size_is_not_measured(gr
     rows = _rows(open(build_report(grid, reps=1000)).read())
     assert "the runs recorded 99" in rows[("larger", "ppd")][2]
     assert rows[("teacher", "teacher")][2] == "4,481"
+
+
+def test_a_network_that_could_not_be_measured_is_tried_again_by_the_next_report(grid):
+    """A failure is not cached for good: while the teacher's zip stays missing, rebuilding the report leaves
+    ``latency.json`` byte for byte as it was; once the zip is back, the next report measures every network."""
+    _point_teachers_at(grid, os.path.join(grid, "moved-away.zip"))
+    rows = _rows(open(build_report(grid, reps=1000)).read())
+    assert rows[("teacher", "teacher")][2].startswith("n/a (no teacher zip or config.json")
+    assert rows[("larger", "ppd")][2].startswith("n/a (no teacher zip or config.json")
+    before = open(os.path.join(grid, LATENCY_FILE)).read()
+    build_report(grid, reps=1000)
+    assert open(os.path.join(grid, LATENCY_FILE)).read() == before
+
+    _point_teachers_at(grid, TEACHER)
+    rows = _rows(open(build_report(grid, reps=1000)).read())
+    assert rows[("teacher", "teacher")][2] == "4,481"
+    for method in ("teacher-distill", "student-distill", "ppd", "ppo"):
+        assert rows[("larger", method)][2] == "13,449" and float(rows[("larger", method)][3]) > 0
+    assert '"measured": false' not in open(os.path.join(grid, LATENCY_FILE)).read()
 
 
 def test_a_grid_without_original_teachers_gets_no_frontier_of_its_baseline_alone(grid):

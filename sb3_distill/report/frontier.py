@@ -4,9 +4,11 @@ parameters and inference latency, the picture a user needs to choose a student.
 Latency depends on the network, not on its weights, so it is measured once per environment and network (the
 teacher's and each student's, see :func:`network_name`), on networks of the recorded architecture, and cached in
 ``OUT/latency.json`` like the random policy's scores: a report rebuilt from committed records reads it and measures
-nothing. A student is rebuilt untrained from the run's teacher (its zip, else its ``config.json``) and the run's
-config, as the run built it: its size, its view of the observation, its frame stack and its LSTM. It is used only if
-its parameter count equals the one the runs recorded.
+nothing. A network that could not be measured (its teacher's zip was missing, say) is tried again by the next report,
+and the file is rewritten only when an entry changes, so a failure that persists leaves it as it was. A student is
+rebuilt untrained from the run's teacher (its zip, else its ``config.json``) and the run's config, as the run built
+it: its size, its view of the observation, its frame stack and its LSTM. It is used only if its parameter count
+equals the one the runs recorded.
 """
 
 from __future__ import annotations
@@ -47,19 +49,24 @@ def latencies(out: str, runs: list[Run]) -> dict[str, Any]:
     missing = [
         (env, name)
         for env, name in sorted(examples)
-        if name not in networks.get(env, {}) or TEACHER not in networks.get(env, {})
+        if not _measured(networks.get(env, {}).get(name)) or not _measured(networks.get(env, {}).get(TEACHER))
     ]
     if not missing or not onnxruntime_version():
         return record
+    changed = False
     for env, name in missing:
         measured = networks.setdefault(env, {})
         example = examples[(env, name)]
         teacher = _teacher_policy(out, example)
-        if TEACHER not in measured:
-            measured[TEACHER] = _measure(teacher[0], teacher[1], _recorded(example, "teacher_policy_parameters"))
-        if name not in measured:
+        if not _measured(measured.get(TEACHER)):
+            entry = _measure(teacher[0], teacher[1], _recorded(example, "teacher_policy_parameters"))
+            changed |= _keep(measured, TEACHER, entry)
+        if not _measured(measured.get(name)):
             student = _student_policy(teacher[0], example) if teacher[0] is not None else (None, teacher[1])
-            measured[name] = _measure(student[0], student[1], _recorded(example, "student_policy_parameters"))
+            entry = _measure(student[0], student[1], _recorded(example, "student_policy_parameters"))
+            changed |= _keep(measured, name, entry)
+    if not changed:
+        return record
     record["settings"] = {
         "threads": 1,
         "batch": 1,
@@ -72,6 +79,19 @@ def latencies(out: str, runs: list[Run]) -> dict[str, Any]:
     }
     write_json_atomically(path, record)
     return record
+
+
+def _measured(entry: dict[str, Any] | None) -> bool:
+    return bool(entry and entry.get("measured"))
+
+
+def _keep(measured: dict[str, Any], name: str, entry: dict[str, Any]) -> bool:
+    """Record ``entry`` for ``name`` where it is new or a measurement; a failure again keeps the first one's reason
+    (another seed's run may word it differently), so that the file does not change."""
+    if name in measured and not entry["measured"]:
+        return False
+    measured[name] = entry
+    return True
 
 
 def network_name(run: Run) -> str:
