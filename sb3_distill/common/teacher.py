@@ -13,7 +13,13 @@ from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecNormalize
 
 from sb3_distill.common.action_params import DETERMINISTIC, ActionParamSpec, action_params
-from sb3_distill.common.observation_normalizer import Obs, ObservationNormalizer, observation_count, select_observations
+from sb3_distill.common.observation_normalizer import (
+    Obs,
+    ObservationNormalizer,
+    map_observations,
+    observation_count,
+    select_observations,
+)
 from sb3_distill.common.policy_forward import distribution_and_values
 
 #: A teacher's observation statistics: a ``VecNormalize`` or its .pkl path; ``False`` for a teacher trained
@@ -237,8 +243,7 @@ class RecurrentTeacher(ActorCriticTeacher):
         def env_major(array: np.ndarray) -> np.ndarray:  # [n_steps * n_envs, ...] -> [n_envs * n_steps, ...]
             return array.reshape(n_steps, n_envs, *array.shape[1:]).swapaxes(0, 1).reshape(array.shape)
 
-        sequences = {key: env_major(value) for key, value in obs.items()} if isinstance(obs, dict) else env_major(obs)
-        distribution, values = self._run(self._obs_tensor(sequences), episode_starts.T)
+        distribution, values = self._run(self._obs_tensor(map_observations(obs, env_major)), episode_starts.T)
 
         def step_major(tensor: th.Tensor) -> th.Tensor:
             return tensor.reshape(n_envs, n_steps, *tensor.shape[1:]).transpose(0, 1).reshape(tensor.shape)
@@ -247,10 +252,9 @@ class RecurrentTeacher(ActorCriticTeacher):
 
     @th.no_grad()
     def act(self, obs: Obs, episode_starts: np.ndarray | None = None) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
-        obs_tensor = self._obs_tensor(obs)
-        n_envs = len(next(iter(obs_tensor.values()))) if isinstance(obs_tensor, dict) else len(obs_tensor)
+        n_envs = observation_count(obs)
         starts = np.zeros(n_envs) if episode_starts is None else np.asarray(episode_starts, dtype=float)
-        distribution, values = self._run(obs_tensor, starts.reshape(n_envs, 1))
+        distribution, values = self._run(self._obs_tensor(obs), starts.reshape(n_envs, 1))
         return distribution.get_actions(deterministic=False), action_params(distribution), values
 
 
