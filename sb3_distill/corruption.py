@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import copy
 import io
-import os
 import math
+import os
 import shutil
 import zipfile
 from collections.abc import Callable, Iterable

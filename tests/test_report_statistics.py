@@ -15,9 +15,9 @@ from sb3_distill.report import (
     sample_geometric_iqm,
     sample_iqm,
     sample_mean,
+    statistics,
     stratified_bootstrap_ci,
 )
-from sb3_distill.report import statistics
 from sb3_distill.report.build import build_report
 from sb3_distill.report.curves import checkpoint_table, curve_band
 from sb3_distill.report.tables import table_1

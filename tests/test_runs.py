@@ -19,8 +19,8 @@ from stable_baselines3.common.vec_env import VecEnvWrapper, VecNormalize
 
 from sb3_distill import PPD, envs, schedules
 from sb3_distill.cli.main import main
-from sb3_distill.experiment import DistillConfig, distill
 from sb3_distill.common.training_guard import TrainingDiverged
+from sb3_distill.experiment import DistillConfig, distill
 from sb3_distill.runs import CheckpointError, Checkpointing, latest_checkpoint, read_checkpoint, resume, save_checkpoint
 from sb3_distill.runs.checkpoints import checkpoints
 from sb3_distill.teachers import bundled_teacher_path

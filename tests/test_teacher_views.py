@@ -21,8 +21,8 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecFrameStack, VecNorm
 
 import sb3_distill
 from sb3_distill import PPD, ObservationGroups, StudentDistill, TeacherDistill, TeacherObservationInInfo, load_teacher
-from sb3_distill.envs.partial import SelectObservation, SplitObservation
 from sb3_distill.common.teacher_views import TERMINAL_TEACHER_OBSERVATION
+from sb3_distill.envs.partial import SelectObservation, SplitObservation
 
 N_ENVS = 2
 #: Episode lengths of each environment, short and unequal so that auto-resets fall inside rollouts.

@@ -20,6 +20,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from sb3_distill.bench.plan import DistillJob, TeacherJob
 from sb3_distill.common.atomic_files import DamagedRecord, read_json_record, write_json_atomically
+from sb3_distill.envs import env_slug
 from sb3_distill.experiment import (
     CorruptionConfig,
     DistillConfig,
@@ -30,7 +31,6 @@ from sb3_distill.experiment import (
     resume_teacher,
     train_teacher,
 )
-from sb3_distill.envs import env_slug
 from sb3_distill.runs import RunInterrupted, last_good_checkpoint
 
 DONE = "done.json"

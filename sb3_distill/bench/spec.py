@@ -39,11 +39,11 @@ from typing import Any
 import yaml
 from stable_baselines3 import PPO
 
-from sb3_distill.experiment.methods import METHODS as METHOD_REGISTRY
-from sb3_distill.experiment.configs import ConfigError, parse_entries
-from sb3_distill.experiment.methods import PRESETS, RUN_ARGUMENTS, unknown_argument_hint
-from sb3_distill.envs import check_env_id
 from sb3_distill.common.yaml_files import DuplicateKey, refuse_duplicate_keys
+from sb3_distill.envs import check_env_id
+from sb3_distill.experiment.configs import ConfigError, parse_entries
+from sb3_distill.experiment.methods import METHODS as METHOD_REGISTRY
+from sb3_distill.experiment.methods import PRESETS, RUN_ARGUMENTS, unknown_argument_hint
 from sb3_distill.student_sizes import STUDENT_SIZES
 
 METHODS = tuple(METHOD_REGISTRY)

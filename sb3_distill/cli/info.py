@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticCnnPolicy, ActorCriticPolicy
 from stable_baselines3.common.preprocessing import is_image_space, is_image_space_channels_first
-from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnv, VecTransposeImage
 
 from sb3_distill import envs

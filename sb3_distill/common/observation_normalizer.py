@@ -7,8 +7,8 @@ any environment and of the student's own normalisation.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import os
+from collections.abc import Callable
 
 import numpy as np
 from stable_baselines3.common.running_mean_std import RunningMeanStd

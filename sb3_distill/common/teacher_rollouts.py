@@ -21,8 +21,8 @@ from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv, VecTransposeImage
 
 from sb3_distill.common.action_params import ActionParamSpec
-from sb3_distill.common.compatibility import check_teacher_fits
 from sb3_distill.common.buffers import DistillationDictRolloutBuffer, DistillationRolloutBuffer
+from sb3_distill.common.compatibility import check_teacher_fits
 from sb3_distill.common.observation_normalizer import Obs
 from sb3_distill.common.teacher import Teacher
 from sb3_distill.common.teacher_views import TeacherView, teacher_view_of

@@ -27,12 +27,12 @@ from sb3_distill.common.callable_teacher import CallableTeacher
 from sb3_distill.common.compatibility import check_teacher_fits
 from sb3_distill.common.frame_stacked_teacher import FrameStackedTeacher, frame_stacked
 from sb3_distill.common.multi_teacher import MultiTeacher
-from sb3_distill.common.teacher_views import teacher_view_of
 from sb3_distill.common.observation_normalizer import ObservationNormalizer
 from sb3_distill.common.safe_loading import read_model_zip
+from sb3_distill.common.teacher import DEFAULT_Q_TEMPERATURE, Teacher, TeacherNormalization, as_normalizer, make_teacher
+from sb3_distill.common.teacher_views import teacher_view_of
 from sb3_distill.common.yaml_files import load_zoo_yaml
 from sb3_distill.envs.suites import suite_of
-from sb3_distill.common.teacher import DEFAULT_Q_TEMPERATURE, Teacher, TeacherNormalization, as_normalizer, make_teacher
 
 HUB_PREFIX = "hf://"
 #: What ``sb3-distill train-teacher`` and ``corrupt`` write beside a teacher: its environment and how it was made.

@@ -13,6 +13,7 @@ A config checks itself on construction; the run folder's manifest stores it (``d
 so :func:`resume` needs nothing but the folder.
 """
 
+from sb3_distill.evaluation import EVAL_SEED_OFFSET, Score, evaluation_env, score
 from sb3_distill.experiment.configs import (
     ConfigError,
     CorruptionConfig,
@@ -31,7 +32,6 @@ from sb3_distill.experiment.distillation_run import (
     run_config,
     stored_config,
 )
-from sb3_distill.evaluation import EVAL_SEED_OFFSET, Score, evaluation_env, score
 from sb3_distill.experiment.methods import METHODS, PRESETS, Method, get_method, method_params
 from sb3_distill.experiment.policy_kwargs_text import parse_policy_kwargs
 from sb3_distill.experiment.teacher_run import TeacherResult, resume_teacher, stored_teacher_config, train_teacher

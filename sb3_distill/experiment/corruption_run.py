@@ -13,11 +13,10 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-
 from sb3_distill.common.teacher_sources import CONFIG_FILE, load_teacher, source_frame_stack, teacher_env_id
 from sb3_distill.corruption import corrupt_model_file, search_sigma
-from sb3_distill.experiment.configs import ConfigError, CorruptionConfig
 from sb3_distill.evaluation import Score, evaluation_env, random_score, score
+from sb3_distill.experiment.configs import ConfigError, CorruptionConfig
 
 
 @dataclass(frozen=True)

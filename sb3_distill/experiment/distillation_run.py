@@ -43,8 +43,8 @@ from sb3_distill.common.atomic_files import DamagedRecord, atomic_path, read_jso
 from sb3_distill.common.distillation_algorithm import DistillationAlgorithm
 from sb3_distill.common.teacher_sources import HUB_PREFIX, load_teacher, teacher_env_id
 from sb3_distill.common.training_guard import TrainingDiverged
-from sb3_distill.experiment.configs import ConfigError, DistillConfig
 from sb3_distill.evaluation import Score, evaluation_env, score
+from sb3_distill.experiment.configs import ConfigError, DistillConfig
 from sb3_distill.experiment.methods import METHODS
 from sb3_distill.experiment.run_folder import RunFolder
 from sb3_distill.experiment.zoo_layout import (

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from torch import nn
 from stable_baselines3.common.vec_env import VecNormalize
+from torch import nn
 
 from sb3_distill import envs
 from sb3_distill.common.atomic_files import DamagedRecord, atomic_path, read_json_record

@@ -13,10 +13,10 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedul
 
 from sb3_distill.common.distillation_algorithm import DistillLambda, TeacherSource
 from sb3_distill.common.distillation_logs import PPOLosses, action_agreement, record_distillation_logs, record_ppo_logs
+from sb3_distill.common.student_terms import GradientClip
 from sb3_distill.common.teacher import TeacherNormalization
 from sb3_distill.common.training_guard import check_update
 from sb3_distill.recurrent.rollouts import RecurrentDistillation, check_recurrent_options
-from sb3_distill.common.student_terms import GradientClip
 from sb3_distill.recurrent.terms import recurrent_student_terms
 
 __all__ = ["RecurrentPPD"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from sb3_distill.report.curves import checkpoint_table, figure_name, plot_curves, steps_table
 from sb3_distill.report.frontier import (
     LATENCY_FILE,
     frontier_envs,
@@ -14,7 +15,6 @@ from sb3_distill.report.frontier import (
     network_name,
     plot_frontier,
 )
-from sb3_distill.report.curves import checkpoint_table, figure_name, plot_curves, steps_table
 from sb3_distill.report.imperfect import imperfect_runs, imperfect_variants, original_scores, table_2
 from sb3_distill.report.memory import memory_table, sweeps_memory
 from sb3_distill.report.random_scores import random_scores, random_scores_text, with_random_scores

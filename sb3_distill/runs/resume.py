@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-
 from typing import Any
 
 from stable_baselines3.common.vec_env import VecEnv
@@ -21,7 +20,6 @@ from sb3_distill.runs.checkpoints import (
     restore_rng,
     restore_vecnormalize,
 )
-
 
 #: What a refusal of a checkpoint's file advises.
 CHECKPOINT_ADVICE = (

@@ -16,11 +16,11 @@ from torch.nn import functional as F
 from sb3_distill.common.action_params import action_params
 from sb3_distill.common.distillation_algorithm import DistillLambda, TeacherSource
 from sb3_distill.common.distillation_logs import action_agreement, record_distillation_logs
+from sb3_distill.common.observation_normalizer import Obs
 from sb3_distill.common.policy_forward import distribution_and_values
 from sb3_distill.common.presets import PAPER_ONLINE, accepts_presets
 from sb3_distill.common.student_terms import GradientClip
 from sb3_distill.common.teacher import TeacherNormalization
-from sb3_distill.common.observation_normalizer import Obs
 from sb3_distill.common.training_guard import check_update
 from sb3_distill.student_distill.mixing import TeacherActionMixing, TeacherActionProb
 

@@ -15,9 +15,9 @@ import shutil
 import sys
 import tempfile
 
+import gymnasium as gym
 import numpy as np
 import torch as th
-import gymnasium as gym
 from sb3_contrib import RecurrentPPO
 from stable_baselines3 import DQN, SAC, TD3
 from stable_baselines3.common.callbacks import EvalCallback
